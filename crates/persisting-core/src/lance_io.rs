@@ -1,0 +1,270 @@
+//! Everything that touches the Lance dataset: open, append, take by row offset, versions,
+//! compaction, schema evolution, vector search, and making local commits durable.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, RecordBatchIterator};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::TryStreamExt;
+use lance::dataset::optimize::{compact_files, CompactionOptions};
+use lance::dataset::schema_evolution::{BatchUDF, ColumnAlteration, NewColumnTransform};
+use lance::dataset::{Dataset, WriteMode, WriteParams};
+use lance::index::vector::VectorIndexParams;
+use lance::index::DatasetIndexExt;
+use lance_index::IndexType;
+use lance_linalg::distance::MetricType;
+
+use crate::conform::{conform_array, strip_metadata};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
+
+/// Joins a dataset name onto a storage path that may be a local directory or an object-store URI.
+pub fn dataset_uri(storage_path: &str) -> String {
+    if storage_path.contains("://") {
+        format!("{}/data.lance", storage_path.trim_end_matches('/'))
+    } else {
+        Path::new(storage_path).join("data.lance").to_string_lossy().into_owned()
+    }
+}
+
+/// Local filesystem path of a URI, when it has one (fsync and disk usage only apply there).
+pub fn local_path(uri: &str) -> Option<PathBuf> {
+    if let Some(rest) = uri.strip_prefix("file://") {
+        return Some(PathBuf::from(rest));
+    }
+    if uri.contains("://") {
+        return None;
+    }
+    Some(PathBuf::from(uri))
+}
+
+fn lance_err(context: &str) -> impl FnOnce(lance::Error) -> Error + '_ {
+    move |e| {
+        let code = match &e {
+            lance::Error::DatasetNotFound { .. } | lance::Error::NotFound { .. } => ErrorCode::NotFound,
+            lance::Error::SchemaMismatch { .. } => ErrorCode::SchemaMismatch,
+            lance::Error::IO { .. } => ErrorCode::Io,
+            _ => ErrorCode::Lance,
+        };
+        Error::with_source(code, context.to_string(), e)
+    }
+}
+
+pub async fn open_if_exists(uri: &str) -> Result<Option<Dataset>> {
+    if let Some(p) = local_path(uri) {
+        if !p.join("_versions").exists() {
+            return Ok(None);
+        }
+    }
+    match Dataset::open(uri).await {
+        Ok(ds) => Ok(Some(ds)),
+        Err(lance::Error::DatasetNotFound { .. }) => Ok(None),
+        Err(e) => Err(lance_err("opening Lance dataset")(e)),
+    }
+}
+
+pub fn arrow_schema(ds: &Dataset) -> SchemaRef {
+    Arc::new(Schema::from(ds.schema()))
+}
+
+pub async fn count_rows(ds: &Dataset) -> Result<u64> {
+    Ok(ds.count_rows(None).await.map_err(lance_err("counting rows"))? as u64)
+}
+
+/// Appends one batch as a new fragment (creating the dataset on first use).
+pub async fn append(ds: Option<Dataset>, uri: &str, batch: RecordBatch, meta: Vec<(String, String)>) -> Result<Dataset> {
+    let schema = batch.schema();
+    let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+    let params = WriteParams {
+        mode: if ds.is_some() { WriteMode::Append } else { WriteMode::Create },
+        ..Default::default()
+    }
+    .with_transaction_properties(meta.into_iter().collect());
+    match ds {
+        Some(mut ds) => {
+            ds.append(reader, Some(params)).await.map_err(lance_err("appending to Lance"))?;
+            Ok(ds)
+        }
+        None => Dataset::write(reader, uri, Some(params)).await.map_err(lance_err("creating Lance dataset")),
+    }
+}
+
+pub async fn take_range(ds: &Dataset, start: u64, end: u64) -> Result<RecordBatch> {
+    let idx: Vec<u64> = (start..end).collect();
+    let schema = ds.schema().clone();
+    ds.take(&idx, schema).await.map_err(lance_err("reading rows"))
+}
+
+pub async fn versions(ds: &Dataset) -> Result<Vec<(u64, i64)>> {
+    let v = ds.versions().await.map_err(lance_err("listing versions"))?;
+    Ok(v.into_iter().map(|v| (v.version, v.timestamp.timestamp_millis())).collect())
+}
+
+pub async fn checkout(ds: &Dataset, version: u64) -> Result<Dataset> {
+    ds.checkout_version(version).await.map_err(|e| {
+        Error::with_source(ErrorCode::NotFound, format!("version {version} does not exist"), e)
+    })
+}
+
+pub async fn compact(ds: &mut Dataset) -> Result<(usize, usize)> {
+    let m = compact_files(ds, CompactionOptions::default(), None).await.map_err(lance_err("compacting"))?;
+    Ok((m.fragments_removed, m.fragments_added))
+}
+
+/// Brings the stored schema up to `target` (top-level fields): new nullable columns are added
+/// without touching data; a widened column (int -> float, all-null -> typed) is rewritten.
+pub async fn evolve(ds: &mut Dataset, target: &Schema, codec: Option<&str>) -> Result<bool> {
+    let current = strip_metadata(&Schema::from(ds.schema()));
+    let mut added: Vec<Field> = Vec::new();
+    let mut widened: Vec<Field> = Vec::new();
+    for f in target.fields() {
+        match current.field_with_name(f.name()) {
+            Err(_) => added.push(f.as_ref().clone()),
+            Ok(cf) if strip_metadata(&Schema::new(vec![cf.clone()])) != strip_metadata(&Schema::new(vec![f.as_ref().clone()])) => {
+                widened.push(f.as_ref().clone())
+            }
+            Ok(_) => {}
+        }
+    }
+    if added.is_empty() && widened.is_empty() {
+        return Ok(false);
+    }
+    if !added.is_empty() {
+        let s = crate::conform::with_compression(&Schema::new(added), codec);
+        ds.add_columns(NewColumnTransform::AllNulls(Arc::new(s)), None, None)
+            .await
+            .map_err(lance_err("adding columns"))?;
+    }
+    for f in widened {
+        let name = f.name().clone();
+        let tmp = format!("__persisting_widen_{name}");
+        let target_type = f.data_type().clone();
+        let out_schema = Arc::new(crate::conform::with_compression(
+            &Schema::new(vec![Field::new(&tmp, target_type.clone(), true)]),
+            codec,
+        ));
+        let out2 = out_schema.clone();
+        let src = name.clone();
+        let udf = BatchUDF {
+            mapper: Box::new(move |b: &RecordBatch| {
+                let col = b.column_by_name(&src).cloned().unwrap_or_else(|| arrow_array::new_null_array(&DataType::Null, b.num_rows()));
+                let cast: ArrayRef = conform_array(&col, &target_type)
+                    .map_err(|e| lance::Error::invalid_input(e.to_string()))?;
+                RecordBatch::try_new(out2.clone(), vec![cast]).map_err(|e| lance::Error::invalid_input(e.to_string()))
+            }),
+            output_schema: out_schema,
+            result_checkpoint: None,
+        };
+        ds.add_columns(NewColumnTransform::BatchUDF(udf), Some(vec![name.clone()]), None)
+            .await
+            .map_err(lance_err("rewriting widened column"))?;
+        ds.drop_columns(&[name.as_str()]).await.map_err(lance_err("dropping old column"))?;
+        ds.alter_columns(&[ColumnAlteration::new(tmp.clone()).rename(name.clone())])
+            .await
+            .map_err(lance_err("renaming widened column"))?;
+    }
+    Ok(true)
+}
+
+pub async fn create_vector_index(ds: &mut Dataset, column: &str) -> Result<()> {
+    check_vector_column(ds, column)?;
+    let rows = count_rows(ds).await? as usize;
+    if rows == 0 {
+        return Err(Error::new(ErrorCode::NotFound, "cannot index an empty dataset; flush records first"));
+    }
+    let partitions = ((rows as f64).sqrt() as usize).clamp(1, 256);
+    let params = VectorIndexParams::ivf_flat(partitions, MetricType::L2);
+    ds.create_index(&[column], IndexType::Vector, None, &params, true)
+        .await
+        .map_err(lance_err("creating vector index"))?;
+    Ok(())
+}
+
+fn check_vector_column(ds: &Dataset, column: &str) -> Result<usize> {
+    let schema = Schema::from(ds.schema());
+    let f = schema
+        .field_with_name(column)
+        .map_err(|_| Error::new(ErrorCode::NotFound, format!("no field '{column}' in the stored schema")))?;
+    match f.data_type() {
+        DataType::FixedSizeList(_, n) => Ok(*n as usize),
+        other => Err(Error::new(
+            ErrorCode::SchemaMismatch,
+            format!("field '{column}' is not a vector of numbers (fixed-length array) but {other}"),
+        )),
+    }
+}
+
+pub async fn search(ds: &Dataset, column: &str, vector: &[f32], k: usize) -> Result<RecordBatch> {
+    let dim = check_vector_column(ds, column)?;
+    if vector.len() != dim {
+        return Err(Error::invalid_option(format!(
+            "query vector has {} dimensions, field '{column}' has {dim}",
+            vector.len()
+        )));
+    }
+    let q = Float32Array::from(vector.to_vec());
+    let mut scan = ds.scan();
+    scan.nearest(column, &q as &dyn Array, k).map_err(lance_err("search"))?;
+    let batches: Vec<RecordBatch> = scan
+        .try_into_stream()
+        .await
+        .map_err(lance_err("search"))?
+        .try_collect()
+        .await
+        .map_err(lance_err("search"))?;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => return Ok(RecordBatch::new_empty(arrow_schema(ds))),
+    };
+    arrow_select::concat::concat_batches(&schema, &batches).code(ErrorCode::Internal, "search results")
+}
+
+/// Lance writes and renames without fsync on local disk; before the WAL is dropped the new
+/// data, transaction and manifest files and their directories must be on stable storage.
+pub fn fsync_tree(root: &Path, synced: &mut HashSet<PathBuf>) -> Result<()> {
+    fn walk(dir: &Path, synced: &mut HashSet<PathBuf>) -> std::io::Result<()> {
+        let mut touched = false;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                walk(&path, synced)?;
+            } else if ft.is_file() && !synced.contains(&path) {
+                std::fs::File::open(&path)?.sync_all()?;
+                synced.insert(path);
+                touched = true;
+            }
+        }
+        if touched || !synced.contains(dir) {
+            std::fs::File::open(dir)?.sync_all()?;
+            synced.insert(dir.to_path_buf());
+        }
+        Ok(())
+    }
+    if !root.exists() {
+        return Ok(());
+    }
+    walk(root, synced).code(ErrorCode::Io, "fsync of Lance files")?;
+    if let Some(parent) = root.parent() {
+        if let Ok(f) = std::fs::File::open(parent) {
+            let _ = f.sync_all();
+        }
+    }
+    Ok(())
+}
+
+pub fn disk_usage(root: &Path) -> u64 {
+    fn walk(dir: &Path) -> u64 {
+        let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+        rd.flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&e.path()),
+                Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+                Err(_) => 0,
+            })
+            .sum()
+    }
+    walk(root)
+}

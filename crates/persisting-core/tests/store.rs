@@ -1,0 +1,261 @@
+//! BucketStore on real Lance datasets in temp dirs.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use persisting_core::{runtime, BucketStore, Compression, ErrorCode, PutAck, StoreOptions, WalOptions};
+use serde_json::{json, Value};
+
+fn opts(dir: &Path) -> StoreOptions {
+    let mut o = StoreOptions::new(dir.to_string_lossy());
+    o.flush_threshold = 1_000_000;
+    o.compaction_threshold = 0;
+    o
+}
+
+fn open(o: StoreOptions) -> Arc<BucketStore> {
+    runtime().block_on(BucketStore::open(o)).unwrap()
+}
+
+fn put(s: &Arc<BucketStore>, v: Value) -> persisting_core::Result<PutAck> {
+    s.put_json(serde_json::to_vec(&v).unwrap())
+}
+
+fn read(s: &Arc<BucketStore>, offset: u64, limit: Option<u64>) -> Vec<Value> {
+    let b = runtime().block_on(s.read_json(offset, limit)).unwrap();
+    serde_json::from_slice(&b).unwrap()
+}
+
+fn flush(s: &Arc<BucketStore>) {
+    runtime().block_on(s.flush()).unwrap()
+}
+
+fn rows(range: std::ops::Range<i64>) -> Value {
+    Value::Array(range.map(|i| json!({"id": format!("k{i}"), "n": i, "x": i as f64 + 0.5})).collect())
+}
+
+fn data_files(dir: &Path) -> BTreeSet<(String, Vec<u8>)> {
+    let data = dir.join("data.lance").join("data");
+    std::fs::read_dir(&data)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn put_flush_read_and_reopen_keep_values_and_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    put(&s, rows(0..5)).unwrap();
+    assert_eq!(s.total_count(), 5);
+    flush(&s);
+    put(&s, rows(5..8)).unwrap();
+    let all = read(&s, 0, None);
+    assert_eq!(all.len(), 8);
+    assert_eq!(all[6]["id"], "k6");
+    assert_eq!(all[6]["n"], 6);
+    assert_eq!(all[6]["x"], 6.5);
+    // across the persisted/buffer boundary
+    let mid = read(&s, 3, Some(4));
+    assert_eq!(mid.iter().map(|r| r["n"].as_i64().unwrap()).collect::<Vec<_>>(), vec![3, 4, 5, 6]);
+    runtime().block_on(s.close()).unwrap();
+    let s2 = open(opts(dir.path()));
+    assert_eq!(s2.total_count(), 8);
+    assert_eq!(read(&s2, 0, None), all);
+}
+
+#[test]
+fn each_flush_appends_one_version_and_leaves_data_files_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    put(&s, rows(0..10)).unwrap();
+    flush(&s);
+    let v1 = runtime().block_on(s.versions()).unwrap();
+    let files1 = data_files(dir.path());
+    put(&s, rows(10..20)).unwrap();
+    flush(&s);
+    let v2 = runtime().block_on(s.versions()).unwrap();
+    let files2 = data_files(dir.path());
+    assert_eq!(v2.len(), v1.len() + 1);
+    assert!(files1.is_subset(&files2), "existing data files changed");
+    assert_eq!(files2.len(), files1.len() + 1);
+    // the older version shows exactly what was stored then
+    let old = runtime().block_on(s.checkout(v1.last().unwrap().0)).unwrap();
+    assert_eq!(old.total_count(), 10);
+    assert_eq!(read(&old, 0, None), read(&s, 0, Some(10)));
+    assert_eq!(put(&old, rows(0..1)).unwrap_err().code, ErrorCode::ReadOnly);
+}
+
+#[test]
+fn fixed_schema_rejects_new_fields_and_type_changes_without_losing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    put(&s, json!([{"id": "a", "n": 1}, {"id": "b", "n": 2, "extra": "merged before the first flush"}])).unwrap();
+    flush(&s);
+    let e = put(&s, json!([{"id": "c", "n": 3, "brand_new": true}])).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch);
+    assert!(e.message.contains("brand_new"), "{}", e.message);
+    let e = put(&s, json!([{"id": "c", "n": 3.5}])).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch);
+    assert!(e.message.contains("'n'"), "{}", e.message);
+    let e = put(&s, json!([{"id": 7}])).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch);
+    // a missing field reads as null
+    put(&s, json!([{"id": "d"}])).unwrap();
+    let all = read(&s, 0, None);
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0]["extra"], Value::Null);
+    assert_eq!(all[2]["n"], Value::Null);
+}
+
+#[test]
+fn evolving_schema_adds_fields_and_widens_ints() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.evolve_schema = true;
+    let s = open(o.clone());
+    put(&s, json!([{"id": "a", "n": 1}])).unwrap();
+    flush(&s);
+    put(&s, json!([{"id": "b", "n": 2.5, "tag": "new"}])).unwrap();
+    flush(&s);
+    let all = read(&s, 0, None);
+    assert_eq!(all[0]["tag"], Value::Null);
+    assert_eq!(all[0]["n"].as_f64(), Some(1.0));
+    assert_eq!(all[1]["n"].as_f64(), Some(2.5));
+    assert_eq!(all[1]["tag"], "new");
+    let e = put(&s, json!([{"id": "c", "tag": 5}])).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch);
+    assert!(e.message.contains("tag"));
+    runtime().block_on(s.close()).unwrap();
+    let s2 = open(o);
+    assert_eq!(read(&s2, 0, None), all);
+}
+
+#[test]
+fn nested_nulls_and_vectors_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    let recs = json!([
+        {"id": "a", "meta": {"k": "v", "w": 1.5}, "tags": ["x", "y"], "v": [1.0, 0.0], "maybe": null},
+        {"id": "b", "meta": {"k": "u", "w": 2}, "tags": [], "v": [0.5, 0.25], "maybe": "set"}
+    ]);
+    put(&s, recs.clone()).unwrap();
+    let before = read(&s, 0, None);
+    flush(&s);
+    let after = read(&s, 0, None);
+    assert_eq!(before, after);
+    assert_eq!(after[0]["meta"]["k"], "v");
+    assert_eq!(after[1]["meta"]["w"].as_f64(), Some(2.0));
+    assert_eq!(after[0]["tags"], json!(["x", "y"]));
+    assert_eq!(after[1]["v"], json!([0.5, 0.25]));
+    assert_eq!(after[0]["maybe"], Value::Null);
+}
+
+#[test]
+fn search_finds_the_true_nearest_and_index_keeps_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    let recs: Vec<Value> = (0..300)
+        .map(|i| json!({"id": format!("p{i}"), "v": [i as f64, (i * 2) as f64, 1.0]}))
+        .collect();
+    put(&s, Value::Array(recs)).unwrap();
+    let hits: Vec<Value> =
+        serde_json::from_slice(&runtime().block_on(s.search_json("v", &[42.2, 84.3, 1.0], 3)).unwrap()).unwrap();
+    assert_eq!(hits[0]["id"], "p42");
+    assert!(hits[0]["_distance"].as_f64().unwrap() <= hits[1]["_distance"].as_f64().unwrap());
+    runtime().block_on(s.create_index("v")).unwrap();
+    let hits: Vec<Value> =
+        serde_json::from_slice(&runtime().block_on(s.search_json("v", &[100.0, 200.0, 1.0], 1)).unwrap()).unwrap();
+    assert_eq!(hits[0]["id"], "p100");
+    let e = runtime().block_on(s.search_json("id", &[1.0], 1)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch);
+}
+
+#[test]
+fn compaction_reduces_fragments_and_keeps_rows_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    for i in 0..6 {
+        put(&s, rows(i * 10..i * 10 + 10)).unwrap();
+        flush(&s);
+    }
+    let before = read(&s, 0, None);
+    assert_eq!(s.stats().fragments, 6);
+    runtime().block_on(s.compact()).unwrap();
+    assert!(s.stats().fragments < 6);
+    assert_eq!(read(&s, 0, None), before);
+}
+
+#[test]
+fn automatic_flush_and_compaction_bound_fragments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.flush_threshold = 10;
+    o.compaction_threshold = 4;
+    let s = open(o);
+    for i in 0..20 {
+        put(&s, rows(i * 10..i * 10 + 10)).unwrap();
+        runtime().block_on(async { tokio::time::sleep(Duration::from_millis(5)).await });
+    }
+    flush(&s);
+    assert_eq!(s.total_count(), 200);
+    assert!(s.stats().fragments <= 5, "fragments {}", s.stats().fragments);
+    let all = read(&s, 0, None);
+    assert_eq!(all.iter().map(|r| r["n"].as_i64().unwrap()).collect::<Vec<_>>(), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn wal_replays_unflushed_records_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for c in [Compression::None, Compression::Zstd, Compression::Lz4, Compression::Snappy] {
+        let sub = dir.path().join(format!("{c:?}"));
+        let mut o = opts(&sub);
+        o.evolve_schema = true;
+        o.compression = c;
+        o.wal = Some(WalOptions { sync_interval: Duration::ZERO, max_size: 1 << 20 });
+        let s = open(o.clone());
+        put(&s, rows(0..5)).unwrap();
+        flush(&s);
+        if let PutAck::Sync(lsn) = put(&s, rows(5..9)).unwrap() {
+            runtime().block_on(s.sync_wal(lsn)).unwrap();
+        } else {
+            panic!("walSyncInterval 0 must ask for a sync");
+        }
+        // no flush, no close: the buffer dies with the store, the WAL keeps the records
+        drop(s);
+        let s2 = open(o.clone());
+        assert_eq!(s2.total_count(), 9, "{c:?}");
+        let all = read(&s2, 0, None);
+        assert_eq!(all.iter().map(|r| r["n"].as_i64().unwrap()).collect::<Vec<_>>(), (0..9).collect::<Vec<_>>());
+        runtime().block_on(s2.close()).unwrap();
+        let s3 = open(o);
+        assert_eq!(s3.total_count(), 9);
+        assert_eq!(s3.stats().buffer_count, 0);
+    }
+}
+
+#[test]
+fn second_writer_on_a_bucket_gets_wal_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.wal = Some(WalOptions { sync_interval: Duration::from_secs(1), max_size: 1 << 20 });
+    let _s = open(o.clone());
+    let e = runtime().block_on(BucketStore::open(o)).err().unwrap();
+    assert_eq!(e.code, ErrorCode::WalLocked);
+}
+
+#[test]
+fn bad_input_is_rejected_with_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    put(&s, rows(0..2)).unwrap();
+    assert_eq!(s.put_json(b"[1,2]".to_vec()).unwrap_err().code, ErrorCode::InvalidRecord);
+    assert_eq!(s.put_json(b"[{\"id\":".to_vec()).unwrap_err().code, ErrorCode::InvalidRecord);
+    assert_eq!(s.total_count(), 2);
+    assert_eq!(read(&s, 0, None).len(), 2);
+}

@@ -1,0 +1,6 @@
+//! N-API binding of persisting-core. Thin on purpose: option parsing, error mapping, and
+//! moving JSON text across; all behaviour lives in the core. One file per TypeScript module.
+
+mod error;
+mod metrics;
+mod store;

@@ -1,0 +1,229 @@
+//! Binding for src/backends/native-store.ts (shared by LanceBackend and PersistingBackend).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use persisting_core::{runtime, BucketStore, Compression, PutAck, StoreOptions, WalOptions};
+
+use crate::error::{join_error, IntoNapi};
+
+#[napi(object)]
+pub struct NativeStoreOptions {
+    pub storage_path: String,
+    pub bucket_id: Option<i64>,
+    pub topic: Option<String>,
+    pub backend: Option<String>,
+    pub batch_size: Option<u32>,
+    pub flush_threshold: Option<u32>,
+    pub compaction_threshold: Option<u32>,
+    pub evolve_schema: Option<bool>,
+    pub compression: Option<String>,
+    pub enable_wal: Option<bool>,
+    /// Seconds; 0 = fsync before every acknowledgement.
+    pub wal_sync_interval: Option<f64>,
+    /// Bytes.
+    pub max_wal_size: Option<f64>,
+    pub enable_metrics: Option<bool>,
+}
+
+#[napi(object)]
+pub struct NativeStats {
+    pub bucket_id: i64,
+    pub total_count: f64,
+    pub buffer_count: f64,
+    pub persisted_count: f64,
+    pub storage_path: String,
+    pub backend: String,
+    pub wal_enabled: bool,
+    pub wal_size: f64,
+    pub wal_fsyncs: f64,
+    pub compression: Option<String>,
+    pub fragments: f64,
+    pub version: f64,
+    pub disk_bytes: f64,
+    pub wal_events: Vec<String>,
+    pub read_only: bool,
+    pub last_flush_error: Option<String>,
+}
+
+#[napi(object)]
+pub struct NativeVersion {
+    pub version: f64,
+    pub timestamp_ms: f64,
+}
+
+#[napi(object)]
+pub struct NativeCompaction {
+    pub fragments_removed: u32,
+    pub fragments_added: u32,
+}
+
+#[napi]
+pub struct NativeBucketStore {
+    inner: Arc<BucketStore>,
+}
+
+async fn on_core<T: Send + 'static>(
+    fut: impl std::future::Future<Output = persisting_core::Result<T>> + Send + 'static,
+) -> Result<T> {
+    runtime().spawn(fut).await.map_err(join_error)?.napi()
+}
+
+#[napi]
+impl NativeBucketStore {
+    /// Opens the bucket synchronously (dataset open + WAL replay), so counts are right at once.
+    #[napi(factory)]
+    pub fn open(options: NativeStoreOptions) -> Result<Self> {
+        let mut o = StoreOptions::new(options.storage_path);
+        if let Some(v) = options.bucket_id {
+            o.bucket_id = v;
+        }
+        o.topic = options.topic;
+        if let Some(v) = options.backend {
+            o.backend = v;
+        }
+        if let Some(v) = options.batch_size {
+            o.batch_size = v as usize;
+        }
+        if let Some(v) = options.flush_threshold {
+            o.flush_threshold = v as usize;
+        }
+        if let Some(v) = options.compaction_threshold {
+            o.compaction_threshold = v as usize;
+        }
+        o.evolve_schema = options.evolve_schema.unwrap_or(false);
+        o.compression = Compression::parse(options.compression.as_deref()).napi()?;
+        o.metrics = options.enable_metrics.unwrap_or(false);
+        if options.enable_wal.unwrap_or(false) {
+            let secs = options.wal_sync_interval.unwrap_or(1.0);
+            if !(secs >= 0.0) || !secs.is_finite() {
+                return Err(Error::new(Status::InvalidArg, "[INVALID_OPTION] walSyncInterval must be a number of seconds >= 0"));
+            }
+            let max = options.max_wal_size.unwrap_or(100.0 * 1024.0 * 1024.0);
+            if !(max > 0.0) {
+                return Err(Error::new(Status::InvalidArg, "[INVALID_OPTION] maxWalSize must be a positive number of bytes"));
+            }
+            o.wal = Some(WalOptions { sync_interval: Duration::from_secs_f64(secs), max_size: max as u64 });
+        }
+        let inner = runtime().block_on(BucketStore::open(o)).napi()?;
+        Ok(NativeBucketStore { inner })
+    }
+
+    /// Appends a JSON array of records. Returns 0 when acknowledged, a positive WAL position
+    /// to pass to `settle` when an fsync must come first, or -1 when the caller should
+    /// `settle(-1)` for back-pressure.
+    #[napi]
+    pub fn put_json(&self, json: String) -> Result<f64> {
+        Ok(match self.inner.put_json(json.into_bytes()).napi()? {
+            PutAck::Done => 0.0,
+            PutAck::Sync(lsn) => lsn as f64,
+            PutAck::Backpressure => -1.0,
+        })
+    }
+
+    #[napi]
+    pub async fn settle(&self, ack: f64) -> Result<()> {
+        let inner = self.inner.clone();
+        on_core(async move {
+            if ack > 0.0 {
+                inner.sync_wal(ack as u64).await
+            } else {
+                inner.relieve().await
+            }
+        })
+        .await
+    }
+
+    #[napi]
+    pub async fn read_json(&self, offset: f64, limit: Option<f64>) -> Result<String> {
+        let inner = self.inner.clone();
+        let bytes = on_core(async move { inner.read_json(offset as u64, limit.map(|l| l as u64)).await }).await?;
+        // arrow-json only emits UTF-8.
+        String::from_utf8(bytes).map_err(|e| Error::from_reason(format!("[INTERNAL] {e}")))
+    }
+
+    #[napi]
+    pub async fn flush(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        on_core(async move { inner.flush().await }).await
+    }
+
+    #[napi]
+    pub fn total_count(&self) -> f64 {
+        self.inner.total_count() as f64
+    }
+
+    /// Resolves with the new total once it exceeds `seen`, on close, or after `timeout` seconds.
+    #[napi]
+    pub async fn wait_for_more(&self, seen: f64, timeout: Option<f64>) -> Result<f64> {
+        let inner = self.inner.clone();
+        let t = timeout.filter(|t| t.is_finite() && *t >= 0.0).map(Duration::from_secs_f64);
+        on_core(async move { Ok(inner.wait_for_more(seen as u64, t).await) }).await.map(|n| n as f64)
+    }
+
+    #[napi]
+    pub fn stats(&self) -> NativeStats {
+        let s = self.inner.stats();
+        NativeStats {
+            bucket_id: s.bucket_id,
+            total_count: s.total_count as f64,
+            buffer_count: s.buffer_count as f64,
+            persisted_count: s.persisted_count as f64,
+            storage_path: s.storage_path,
+            backend: s.backend,
+            wal_enabled: s.wal_enabled,
+            wal_size: s.wal_size as f64,
+            wal_fsyncs: s.wal_fsyncs as f64,
+            compression: s.compression.map(str::to_string),
+            fragments: s.fragments as f64,
+            version: s.version as f64,
+            disk_bytes: s.disk_bytes as f64,
+            wal_events: s.wal_events,
+            read_only: s.read_only,
+            last_flush_error: s.last_flush_error,
+        }
+    }
+
+    #[napi]
+    pub async fn versions(&self) -> Result<Vec<NativeVersion>> {
+        let inner = self.inner.clone();
+        let v = on_core(async move { inner.versions().await }).await?;
+        Ok(v.into_iter().map(|(v, t)| NativeVersion { version: v as f64, timestamp_ms: t as f64 }).collect())
+    }
+
+    #[napi]
+    pub async fn checkout(&self, version: f64) -> Result<NativeBucketStore> {
+        let inner = self.inner.clone();
+        let view = on_core(async move { inner.checkout(version as u64).await }).await?;
+        Ok(NativeBucketStore { inner: view })
+    }
+
+    #[napi]
+    pub async fn compact(&self) -> Result<NativeCompaction> {
+        let inner = self.inner.clone();
+        let (removed, added) = on_core(async move { inner.compact().await }).await?;
+        Ok(NativeCompaction { fragments_removed: removed as u32, fragments_added: added as u32 })
+    }
+
+    #[napi]
+    pub async fn search(&self, column: String, vector: Vec<f64>, k: u32) -> Result<String> {
+        let inner = self.inner.clone();
+        let v: Vec<f32> = vector.into_iter().map(|x| x as f32).collect();
+        let bytes = on_core(async move { inner.search_json(&column, &v, k as usize).await }).await?;
+        String::from_utf8(bytes).map_err(|e| Error::from_reason(format!("[INTERNAL] {e}")))
+    }
+
+    #[napi]
+    pub async fn create_index(&self, column: String) -> Result<()> {
+        let inner = self.inner.clone();
+        on_core(async move { inner.create_index(&column).await }).await
+    }
+
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        on_core(async move { inner.close().await }).await
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time and incremental setup for a fresh clone: system packages, npm packages, the native
+# addon and the TypeScript build. Safe to run repeatedly; each step is skipped when current.
+#   --test   also install what the test suite needs (promtool, python venv for the pylance check)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+# Compiled Lance/DataFusion live outside the clone so every clone and CI run reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/persisting-target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+apt_install() {
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 || {
+    $sudo apt-get update >/dev/null 2>&1
+    $sudo apt-get install -y --no-install-recommends "$@" >/dev/null
+  }
+}
+
+if ! command -v protoc >/dev/null 2>&1; then
+  echo "setup: installing protobuf-compiler (protoc, needed by the lance crate)"
+  apt_install protobuf-compiler
+fi
+if [[ $want_test -eq 1 ]] && ! command -v promtool >/dev/null 2>&1; then
+  echo "setup: installing prometheus (promtool, used to check the metrics text)"
+  apt_install prometheus || echo "setup: promtool unavailable; the promtool check will be skipped"
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building the native addon (cargo target: $CARGO_TARGET_DIR)"
+start=$(date +%s)
+npx napi build --platform --manifest-path crates/persisting-node/Cargo.toml --output-dir . --js index.cjs --dts index.d.ts >/dev/null
+echo "setup: native addon ready in $(( $(date +%s) - start ))s"
+
+echo "setup: compiling TypeScript"
+npx tsc -p tsconfig.json
+chmod +x dist/cli.js 2>/dev/null || true

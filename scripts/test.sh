@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust core tests, the generated-typings drift check, and Vitest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/persisting-target}"
+
+echo "== cargo test (persisting-core)"
+cargo test -p persisting-core --quiet
+
+echo "== index.d.ts drift check"
+bash scripts/check-dts.sh
+
+echo "== vitest"
+npx vitest run "$@"

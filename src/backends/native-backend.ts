@@ -1,0 +1,253 @@
+/**
+ * The part LanceBackend and PersistingBackend share: a StorageBackend over one native bucket
+ * store. Records cross as one JSON text per call; reads come back as one JSON text per chunk.
+ */
+import { fromNative, StorageError } from '../errors.js'
+import { native, type NativeBucketStore, type NativeStoreOptions } from '../native.js'
+import { assertRecord, encodeRecords } from '../records.js'
+import { checkOffsetLimit } from './args.js'
+import type { BackendOptions, BackendStats, Row, StorageBackend } from './types.js'
+
+/** Largest chunk a stream reads at once; streams start at batchSize and grow towards it. */
+const MAX_STREAM_CHUNK = 65_536
+
+export interface OptionSpec {
+  [name: string]: 'posInt' | 'nonNegInt' | 'nonNegNumber' | 'posNumber' | 'bool' | 'string' | 'compression' | 'int'
+}
+
+const COMPRESSIONS = new Set(['zstd', 'lz4', 'snappy'])
+
+/** Rejects unknown option names and values of the wrong kind, naming the option. */
+export function checkOptions(backend: string, options: BackendOptions, spec: OptionSpec): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new StorageError(`${backend} options must be an object`, 'INVALID_OPTION')
+  }
+  for (const [name, value] of Object.entries(options)) {
+    const kind = spec[name]
+    if (kind === undefined) {
+      throw new StorageError(
+        `unknown option '${name}' for ${backend}; known options: ${Object.keys(spec).join(', ')}`,
+        'INVALID_OPTION',
+      )
+    }
+    if (value === undefined) continue
+    const bad = (what: string) =>
+      new StorageError(`option '${name}' of ${backend} must be ${what}, got ${String(value)}`, 'INVALID_OPTION')
+    switch (kind) {
+      case 'posInt':
+        if (!Number.isSafeInteger(value) || (value as number) <= 0) throw bad('a positive integer')
+        break
+      case 'nonNegInt':
+        if (!Number.isSafeInteger(value) || (value as number) < 0) throw bad('a non-negative integer')
+        break
+      case 'int':
+        if (!Number.isSafeInteger(value)) throw bad('an integer')
+        break
+      case 'nonNegNumber':
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw bad('a number >= 0')
+        break
+      case 'posNumber':
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw bad('a number > 0')
+        break
+      case 'bool':
+        if (typeof value !== 'boolean') throw bad('a boolean')
+        break
+      case 'string':
+        if (typeof value !== 'string' || value.length === 0) throw bad('a non-empty string')
+        break
+      case 'compression':
+        if (value !== null && !COMPRESSIONS.has(value as string)) {
+          throw bad(`one of 'zstd', 'lz4', 'snappy' or null`)
+        }
+        break
+    }
+  }
+  if (typeof options.storagePath !== 'string' || options.storagePath.length === 0) {
+    throw new StorageError(`${backend} needs a storagePath`, 'INVALID_OPTION')
+  }
+}
+
+export abstract class NativeBackend implements StorageBackend {
+  readonly bucketId: number
+  readonly storagePath: string
+  readonly batchSize: number
+  protected store: NativeBucketStore | undefined
+  /** Opening failures (a WAL lock held elsewhere, ...) surface from the first call instead of the constructor. */
+  protected openError: unknown
+
+  protected constructor(options: BackendOptions, nativeOptions: NativeStoreOptions | NativeBucketStore) {
+    this.bucketId = options.bucketId ?? 0
+    this.storagePath = options.storagePath
+    this.batchSize = options.batchSize ?? 100
+    if ('putJson' in nativeOptions) {
+      this.store = nativeOptions
+      return
+    }
+    try {
+      this.store = native().NativeBucketStore.open(nativeOptions)
+    } catch (err) {
+      this.openError = fromNative(err)
+    }
+  }
+
+  protected s(): NativeBucketStore {
+    if (this.store) return this.store
+    throw this.openError
+  }
+
+  async put(record: Row): Promise<void> {
+    assertRecord(record)
+    await this.putJson(JSON.stringify([record]))
+  }
+
+  async putBatch(records: Row[]): Promise<void> {
+    if (Array.isArray(records) && records.length === 0) return
+    await this.putJson(encodeRecords(records))
+  }
+
+  private async putJson(json: string): Promise<void> {
+    const store = this.s()
+    let ack: number
+    try {
+      ack = store.putJson(json)
+    } catch (err) {
+      throw fromNative(err)
+    }
+    if (ack !== 0) {
+      try {
+        await store.settle(ack)
+      } catch (err) {
+        throw fromNative(err)
+      }
+    }
+  }
+
+  async get(offset = 0, limit: number | null = null): Promise<Row[]> {
+    checkOffsetLimit(offset, limit)
+    if (limit === 0) return []
+    try {
+      return JSON.parse(await this.s().readJson(offset, limit ?? undefined)) as Row[]
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  async *getStream(offset = 0, limit: number | null = null, block = false): AsyncGenerator<Row> {
+    checkOffsetLimit(offset, limit)
+    const store = this.s()
+    let pos = offset
+    let left = limit ?? Infinity
+    let chunk = this.batchSize
+    while (left > 0) {
+      const total = store.totalCount()
+      if (pos >= total) {
+        if (!block) return
+        let now: number
+        try {
+          now = await store.waitForMore(pos, undefined)
+        } catch (err) {
+          throw fromNative(err)
+        }
+        if (now <= pos) return // closed
+        continue
+      }
+      const n = Math.min(chunk, left, total - pos)
+      let rows: Row[]
+      try {
+        rows = JSON.parse(await store.readJson(pos, n)) as Row[]
+      } catch (err) {
+        throw fromNative(err)
+      }
+      if (rows.length === 0) return
+      pos += rows.length
+      left -= rows.length
+      // Long scans amortise the per-call cost; short tails stay at batchSize.
+      chunk = Math.min(chunk * 2, MAX_STREAM_CHUNK)
+      for (const r of rows) yield r
+    }
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.s().flush()
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  totalCount(): number {
+    return this.store ? this.store.totalCount() : 0
+  }
+
+  async stats(): Promise<BackendStats> {
+    const s = this.s().stats()
+    return this.shapeStats(s)
+  }
+
+  protected abstract shapeStats(s: ReturnType<NativeBucketStore['stats']>): BackendStats
+
+  async close(): Promise<void> {
+    if (!this.store) return
+    try {
+      await this.store.close()
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Every version of the dataset, oldest first. */
+  async versions(): Promise<{ version: number; timestamp: Date }[]> {
+    try {
+      const v = await this.s().versions()
+      return v.map((x) => ({ version: x.version, timestamp: new Date(x.timestampMs) }))
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Merges small fragments into larger ones (row order is kept). */
+  async compact(): Promise<{ fragmentsRemoved: number; fragmentsAdded: number }> {
+    try {
+      return await this.s().compact()
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** The `k` records nearest to `vector` in a vector field, nearest first, each with `_distance`. */
+  async search(column: string, vector: number[] | Float32Array | Float64Array, k = 10): Promise<Row[]> {
+    if (typeof column !== 'string' || column.length === 0) {
+      throw new StorageError('search needs a column name', 'INVALID_OPTION')
+    }
+    if (!Number.isSafeInteger(k) || k <= 0) throw new StorageError(`k must be a positive integer, got ${k}`, 'INVALID_OPTION')
+    const v = Array.from(vector as ArrayLike<number>)
+    if (v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+      throw new StorageError('search vector must be a non-empty array of finite numbers', 'INVALID_OPTION')
+    }
+    try {
+      return JSON.parse(await this.s().search(column, v, k)) as Row[]
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Builds a vector index (IVF) on a vector field; later searches use it. */
+  async createIndex(column: string): Promise<void> {
+    try {
+      await this.s().createIndex(column)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  protected async checkoutStore(version: number): Promise<NativeBucketStore> {
+    if (!Number.isSafeInteger(version) || version <= 0) {
+      throw new StorageError(`version must be a positive integer, got ${version}`, 'INVALID_OPTION')
+    }
+    try {
+      return await this.s().checkout(version)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+}

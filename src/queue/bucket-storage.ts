@@ -1,0 +1,92 @@
+/**
+ * One bucket of one topic: the backend instance plus an in-process notifier. The notifier
+ * lives here rather than in the backends so that blocking readers wake on any backend,
+ * including user-registered ones that know nothing about waiting.
+ */
+import { StorageError } from '../errors.js'
+import { Notifier, waitForAny } from '../notifier.js'
+import type { BackendStats, Row, StorageBackend } from '../backends/types.js'
+
+const STREAM_CHUNK = 256
+
+export class BucketStorage {
+  /** Fires after every acknowledged put/putBatch on this bucket, and on close. */
+  readonly notifier = new Notifier()
+  private isClosed = false
+  private closing: Promise<void> | undefined
+
+  constructor(
+    readonly topic: string,
+    readonly bucketId: number,
+    readonly backend: StorageBackend,
+  ) {}
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  async put(record: Row): Promise<void> {
+    this.assertOpen()
+    await this.backend.put(record)
+    this.notifier.notify()
+  }
+
+  async putBatch(records: Row[]): Promise<void> {
+    this.assertOpen()
+    await this.backend.putBatch(records)
+    this.notifier.notify()
+  }
+
+  get(offset: number, limit: number | null): Promise<Row[]> {
+    return this.backend.get(offset, limit)
+  }
+
+  /**
+   * Non-blocking streams are the backend's own; blocking ones are driven from here with
+   * get() + the notifier, so they work even on backends that cannot block themselves.
+   */
+  getStream(offset = 0, limit: number | null = null, block = false): AsyncIterable<Row> {
+    return block ? this.blockingStream(offset, limit) : this.backend.getStream(offset, limit, false)
+  }
+
+  private async *blockingStream(offset: number, limit: number | null): AsyncGenerator<Row> {
+    let pos = offset
+    let remaining = limit ?? Infinity
+    while (remaining > 0) {
+      const since = [this.notifier.version]
+      const rows = await this.backend.get(pos, Math.min(remaining, STREAM_CHUNK))
+      for (const row of rows) {
+        pos++
+        remaining--
+        yield row
+      }
+      if (rows.length === 0 && (await waitForAny([this.notifier], { since })) === 'closed') return
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.backend.flush()
+  }
+
+  stats(): Promise<BackendStats> {
+    return this.backend.stats()
+  }
+
+  totalCount(): number {
+    return this.backend.totalCount()
+  }
+
+  /** Idempotent; wakes blocked readers first so they can end instead of hanging on a dead bucket. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.isClosed = true
+      this.notifier.close()
+      this.closing = this.backend.close()
+    }
+    return this.closing
+  }
+
+  private assertOpen(): void {
+    if (this.isClosed) throw new StorageError(`topic '${this.topic}' bucket ${this.bucketId} is closed`, 'CLOSED')
+  }
+}

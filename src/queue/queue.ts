@@ -1,0 +1,143 @@
+/**
+ * A topic as seen by one writer or reader: routing by bucket column plus access to the
+ * shared BucketStorage objects of the system's StorageManager.
+ */
+import { StorageError } from '../errors.js'
+import { assertRecord } from '../records.js'
+import { bucketFor } from '../routing.js'
+import type { BackendStats, Row } from '../backends/types.js'
+import type { BucketStorage } from './bucket-storage.js'
+import type { TopicConfig } from './options.js'
+import { settleAll, type StorageManager } from './storage-manager.js'
+
+export interface PutResult {
+  bucketId: number
+  status: 'ok'
+}
+
+export interface PutBatchResult {
+  status: 'ok'
+  count: number
+  /** Records written per bucket id. */
+  buckets: Record<number, number>
+}
+
+export interface QueueStats {
+  topic: string
+  bucketColumn: string
+  numBuckets: number
+  totalCount: number
+  bufferCount: number
+  persistedCount: number
+  buckets: Record<number, BackendStats>
+}
+
+export class Queue {
+  constructor(
+    readonly storage: StorageManager,
+    readonly config: TopicConfig,
+    readonly bucketColumn: string,
+  ) {}
+
+  get topic(): string {
+    return this.config.topic
+  }
+
+  get numBuckets(): number {
+    return this.config.numBuckets
+  }
+
+  getBucketId(value: unknown): number {
+    return bucketFor(value, this.config.numBuckets)
+  }
+
+  bucket(bucketId: number): BucketStorage {
+    return this.storage.bucket(this.config.topic, bucketId)
+  }
+
+  /** Validates a record for this topic and returns its bucket. */
+  route(record: unknown, what = 'record'): number {
+    assertRecord(record, what)
+    const value = record[this.bucketColumn]
+    if (value === undefined) {
+      throw new StorageError(
+        `${what} is missing the bucket column '${this.bucketColumn}' (topic '${this.topic}')`,
+        'MISSING_BUCKET_COLUMN',
+      )
+    }
+    if (typeof value === 'object' && value !== null) {
+      // String() of any object is '[object Object]' (or a join), which would pile them in one bucket.
+      throw new StorageError(
+        `${what} has a non-scalar value in bucket column '${this.bucketColumn}'; use a string or number`,
+        'INVALID_RECORD',
+      )
+    }
+    return bucketFor(value, this.config.numBuckets)
+  }
+
+  async put(record: Row): Promise<PutResult>
+  async put(records: Row[]): Promise<PutResult[]>
+  async put(input: Row | Row[]): Promise<PutResult | PutResult[]> {
+    if (Array.isArray(input)) {
+      const ids = await this.writeGrouped(input)
+      return ids.map((bucketId) => ({ bucketId, status: 'ok' as const }))
+    }
+    const bucketId = this.route(input)
+    await this.bucket(bucketId).put(input)
+    return { bucketId, status: 'ok' }
+  }
+
+  async putBatch(records: Row[]): Promise<PutBatchResult> {
+    const ids = await this.writeGrouped(records)
+    const buckets: Record<number, number> = {}
+    for (const id of ids) buckets[id] = (buckets[id] ?? 0) + 1
+    return { status: 'ok', count: ids.length, buckets }
+  }
+
+  /**
+   * Validates and routes the whole batch first (a bad record rejects the batch before anything
+   * is written), then issues one backend putBatch per bucket, all buckets concurrently.
+   * Returns each record's bucket in input order.
+   */
+  private async writeGrouped(records: Row[]): Promise<number[]> {
+    if (!Array.isArray(records)) throw new StorageError('expected an array of records', 'INVALID_RECORD')
+    const ids = new Array<number>(records.length)
+    const groups = new Map<number, Row[]>()
+    for (let i = 0; i < records.length; i++) {
+      const id = this.route(records[i], `record ${i}`)
+      ids[i] = id
+      const group = groups.get(id)
+      if (group === undefined) groups.set(id, [records[i]])
+      else group.push(records[i])
+    }
+    const writes: Promise<void>[] = []
+    for (const [id, group] of groups) writes.push(this.bucket(id).putBatch(group))
+    await settleAll(writes)
+    return ids
+  }
+
+  async flush(): Promise<void> {
+    await settleAll(this.storage.openBuckets(this.topic).map((b) => b.flush()))
+  }
+
+  /** Covers every bucket, opening untouched ones, so a persistent topic reports what is on disk. */
+  async stats(): Promise<QueueStats> {
+    const all = await Promise.all(Array.from({ length: this.numBuckets }, (_, id) => this.bucket(id).stats()))
+    const result: QueueStats = {
+      topic: this.topic,
+      bucketColumn: this.bucketColumn,
+      numBuckets: this.numBuckets,
+      totalCount: 0,
+      bufferCount: 0,
+      persistedCount: 0,
+      buckets: {},
+    }
+    all.forEach((s, id) => {
+      result.totalCount += s.totalCount
+      result.bufferCount += s.bufferCount
+      result.persistedCount += s.persistedCount
+      result.buckets[id] = s
+    })
+    return result
+  }
+}

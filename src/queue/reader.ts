@@ -1,0 +1,173 @@
+/**
+ * The consumer handle returned by readQueue: reads its assigned buckets with one offset per
+ * bucket. Waiting uses the buckets' notifiers (plus one timer only when a timeout is given),
+ * never a polling loop.
+ */
+import { waitForAny } from '../notifier.js'
+import type { Row } from '../backends/types.js'
+import { checkNonNegativeInt, invalidOption, timeoutMs } from './options.js'
+import type { Queue } from './queue.js'
+
+/** Pulsing's QueueReader.get default. */
+export const DEFAULT_GET_LIMIT = 100
+/** Records fetched per backend round trip while streaming. */
+const STREAM_CHUNK = 256
+
+export interface ReaderGetOptions {
+  /** Most records to return; default 100. */
+  limit?: number
+  /** Block until at least one record is available (or timeout / abort / shutdown). */
+  wait?: boolean
+  /** Seconds to wait when `wait` is true; undefined waits indefinitely. */
+  timeout?: number | null
+  signal?: AbortSignal
+}
+
+export interface ReaderStreamOptions {
+  /** Most records to yield; default unlimited. */
+  limit?: number | null
+  /** When caught up, wait for new records instead of ending. */
+  block?: boolean
+  /** With block: end after this many seconds without a new record. */
+  timeout?: number | null
+  /** Ends the stream (quietly) when aborted. */
+  signal?: AbortSignal
+}
+
+/** Records taken in one read, and how many came from each bucket (to hand back unconsumed ones). */
+interface Taken {
+  rows: Row[]
+  parts: Array<{ bucketId: number; count: number; end: number }>
+}
+
+export class QueueReader {
+  private readonly offsets = new Map<number, number>()
+  /** Round-robin start, so a busy first bucket cannot starve the others. */
+  private cursor = 0
+  /** Bumped by reset/setOffset so an in-flight read does not overwrite them. */
+  private epoch = 0
+  /** Serialises reads: two concurrent get() calls must not both take the same offsets. */
+  private tail: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    readonly queue: Queue,
+    readonly bucketIds: readonly number[],
+  ) {}
+
+  get topic(): string {
+    return this.queue.topic
+  }
+
+  /** Current offset of every assigned bucket. */
+  getOffsets(): Record<number, number> {
+    const out: Record<number, number> = {}
+    for (const id of this.bucketIds) out[id] = this.offsets.get(id) ?? 0
+    return out
+  }
+
+  reset(): void {
+    this.epoch++
+    this.offsets.clear()
+  }
+
+  /** Sets one bucket's offset, or every assigned bucket's when bucketId is omitted. */
+  setOffset(offset: number, bucketId?: number): void {
+    checkNonNegativeInt(offset, 'offset')
+    if (bucketId !== undefined && !this.bucketIds.includes(bucketId)) {
+      throw invalidOption(`bucket ${String(bucketId)} is not assigned to this reader (it has ${this.bucketIds.join(', ') || 'none'})`)
+    }
+    this.epoch++
+    for (const id of bucketId === undefined ? this.bucketIds : [bucketId]) this.offsets.set(id, offset)
+  }
+
+  async get(options: ReaderGetOptions = {}): Promise<Row[]> {
+    const { limit = DEFAULT_GET_LIMIT, wait = false, timeout, signal } = options
+    checkNonNegativeInt(limit, 'limit')
+    const deadline = deadlineFor(timeoutMs(timeout))
+    return (await this.exclusive(() => this.take(limit, wait, deadline, signal))).rows
+  }
+
+  async *getStream(options: ReaderStreamOptions = {}): AsyncGenerator<Row, void, undefined> {
+    const { limit = null, block = false, timeout, signal } = options
+    if (limit !== null && limit !== Infinity) checkNonNegativeInt(limit, 'limit')
+    const idleMs = timeoutMs(timeout)
+    let remaining = limit ?? Infinity
+    while (remaining > 0 && !signal?.aborted && !this.queue.storage.closed) {
+      // The timeout is per wait (as in Pulsing): a stream that keeps receiving records lives on.
+      const deadline = deadlineFor(idleMs)
+      const taken = await this.exclusive(() => this.take(Math.min(remaining, STREAM_CHUNK), block, deadline, signal))
+      if (taken.rows.length === 0) return
+      let delivered = 0
+      try {
+        for (const row of taken.rows) {
+          delivered++
+          remaining--
+          yield row
+        }
+      } finally {
+        // The consumer stopped early (break/return/throw): un-take what it never saw.
+        if (delivered < taken.rows.length) this.giveBack(taken, taken.rows.length - delivered)
+      }
+    }
+  }
+
+  /** Reads what is available; with `wait`, blocks until something is, or deadline/abort/close. */
+  private async take(limit: number, wait: boolean, deadline: number | undefined, signal?: AbortSignal): Promise<Taken> {
+    if (limit === 0) return { rows: [], parts: [] }
+    // A waiting read that was queued behind another when the system shut down ends like one
+    // that was already waiting; a plain read still reports CLOSED.
+    if (wait && this.queue.storage.closed) return { rows: [], parts: [] }
+    for (;;) {
+      const buckets = this.bucketIds.map((id) => this.queue.bucket(id))
+      // Captured before reading: a put acknowledged while we read moves a version and we re-read.
+      const since = buckets.map((b) => b.notifier.version)
+      const taken = await this.readAvailable(limit)
+      if (taken.rows.length > 0 || !wait || signal?.aborted) return taken
+      const left = deadline === undefined ? undefined : deadline - performance.now()
+      const outcome = await waitForAny(
+        buckets.map((b) => b.notifier),
+        { since, timeoutMs: left, signal },
+      )
+      if (outcome !== 'notified') return taken
+    }
+  }
+
+  private async readAvailable(limit: number): Promise<Taken> {
+    const epoch = this.epoch
+    const n = this.bucketIds.length
+    const rows: Row[] = []
+    const parts: Taken['parts'] = []
+    const start = this.cursor
+    this.cursor = n === 0 ? 0 : (this.cursor + 1) % n
+    for (let k = 0; k < n && rows.length < limit; k++) {
+      const bucketId = this.bucketIds[(start + k) % n]
+      const offset = this.offsets.get(bucketId) ?? 0
+      const got = await this.queue.bucket(bucketId).get(offset, limit - rows.length)
+      if (got.length === 0) continue
+      if (epoch === this.epoch) this.offsets.set(bucketId, offset + got.length)
+      parts.push({ bucketId, count: got.length, end: offset + got.length })
+      for (const row of got) rows.push(row)
+    }
+    return { rows, parts }
+  }
+
+  /** Returns the last `count` taken records to their buckets, unless offsets moved meanwhile. */
+  private giveBack(taken: Taken, count: number): void {
+    for (let i = taken.parts.length - 1; i >= 0 && count > 0; i--) {
+      const part = taken.parts[i]
+      const back = Math.min(count, part.count)
+      count -= back
+      if (this.offsets.get(part.bucketId) === part.end) this.offsets.set(part.bucketId, part.end - back)
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn) // tail never rejects: failures are swallowed below
+    this.tail = run.catch(() => undefined)
+    return run
+  }
+}
+
+function deadlineFor(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : performance.now() + ms
+}

@@ -1,0 +1,111 @@
+/**
+ * Owns every BucketStorage of a system. Writers and readers of a topic get the very same
+ * BucketStorage objects from here, which is what makes a record visible to a reader as
+ * soon as the writer's put resolves.
+ */
+import { StorageError } from '../errors.js'
+import { LanceBackend } from '../backends/lance.js'
+import { PersistingBackend } from '../backends/persisting.js'
+import type { BackendClass, BackendOptions } from '../backends/types.js'
+import { BucketStorage } from './bucket-storage.js'
+import { configConflicts, invalidOption, withDefaults, type TopicConfig } from './options.js'
+
+interface TopicState {
+  config: TopicConfig
+  buckets: Map<number, BucketStorage>
+}
+
+/** Our native backends label metrics by topic; user classes get exactly the documented options. */
+function wantsTopic(cls: BackendClass): boolean {
+  const builtins: unknown[] = [LanceBackend, PersistingBackend]
+  return builtins.some((b) => cls === b || (typeof b === 'function' && cls.prototype instanceof b))
+}
+
+export class StorageManager {
+  private readonly topicStates = new Map<string, TopicState>()
+  private isClosed = false
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  /**
+   * Registers a topic on first use; afterwards returns its fixed configuration, rejecting
+   * explicitly requested options that disagree with it (e.g. a reader with another numBuckets
+   * would read the wrong buckets).
+   */
+  openTopic(topic: string, given: Partial<Omit<TopicConfig, 'topic'>>, who = 'queue'): TopicConfig {
+    this.assertOpen()
+    const state = this.topicStates.get(topic)
+    if (state === undefined) {
+      const config = withDefaults(topic, given)
+      this.topicStates.set(topic, { config, buckets: new Map() })
+      return config
+    }
+    const conflicts = configConflicts(state.config, given)
+    if (conflicts.length > 0) {
+      throw invalidOption(`${who} for topic '${topic}' asked for ${conflicts.join(', ')}; all writers and readers of a topic in one system must agree`)
+    }
+    return state.config
+  }
+
+  topicConfig(topic: string): TopicConfig | undefined {
+    return this.topicStates.get(topic)?.config
+  }
+
+  topics(): string[] {
+    return [...this.topicStates.keys()]
+  }
+
+  /** The bucket's storage, constructing its backend on first use. */
+  bucket(topic: string, bucketId: number): BucketStorage {
+    this.assertOpen()
+    const state = this.topicStates.get(topic)
+    if (state === undefined) throw new StorageError(`topic '${topic}' is not open`, 'NOT_FOUND')
+    let storage = state.buckets.get(bucketId)
+    if (storage === undefined) {
+      const { config } = state
+      if (!Number.isSafeInteger(bucketId) || bucketId < 0 || bucketId >= config.numBuckets) {
+        throw invalidOption(`bucketId ${bucketId} is out of range for ${config.numBuckets} buckets`)
+      }
+      const options: BackendOptions = {
+        bucketId,
+        storagePath: `${config.storagePath}/bucket_${bucketId}`,
+        batchSize: config.batchSize,
+        ...(wantsTopic(config.backend) ? { topic } : {}),
+        ...config.backendOptions,
+      }
+      storage = new BucketStorage(topic, bucketId, new config.backend(options))
+      state.buckets.set(bucketId, storage)
+    }
+    return storage
+  }
+
+  /** Buckets constructed so far (a topic's untouched buckets have nothing to flush or close). */
+  openBuckets(topic?: string): BucketStorage[] {
+    const states = topic === undefined ? [...this.topicStates.values()] : [this.topicStates.get(topic)].filter((s) => s !== undefined)
+    return states.flatMap((s) => [...s.buckets.values()])
+  }
+
+  async flushAll(): Promise<void> {
+    await settleAll(this.openBuckets().map((b) => b.flush()))
+  }
+
+  /** Closes every bucket (all of them, even if some fail) and refuses further use. */
+  async closeAll(): Promise<void> {
+    this.isClosed = true
+    await settleAll(this.openBuckets().map((b) => b.close()))
+  }
+
+  private assertOpen(): void {
+    if (this.isClosed) throw new StorageError('the queue system has been shut down', 'CLOSED')
+  }
+}
+
+/** Like Promise.all, but waits for every promise before throwing the first failure. */
+export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value)
+}

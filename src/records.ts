@@ -1,0 +1,97 @@
+/**
+ * Record validation and encoding. Records cross into the native core as one JSON text per
+ * batch, so anything JSON.stringify would drop or choke on is rejected up front with a
+ * StorageError('INVALID_RECORD') instead of being silently lost or half-written.
+ */
+import { StorageError } from './errors.js'
+import type { Row } from './backends/types.js'
+
+const MAX_DEPTH = 1000
+
+function invalid(what: string, why: string): StorageError {
+  return new StorageError(`${what} ${why}`, 'INVALID_RECORD')
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value !== 'object') return `a ${typeof value}`
+  const ctor = (value as { constructor?: { name?: string } }).constructor
+  return ctor?.name ? `a ${ctor.name}` : 'an object'
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Checks one nested value. `ancestors` holds only the current path, so a shared (non-circular)
+ * sub-object referenced twice is accepted, exactly like JSON.stringify.
+ */
+function checkNested(value: object, path: string, what: string, ancestors: object[]): void {
+  if (ancestors.includes(value)) throw invalid(what, `has a circular reference at ${path}`)
+  // Guard our own recursion; JSON.stringify would overflow the stack near here anyway.
+  if (ancestors.length > MAX_DEPTH) throw invalid(what, `is nested more than ${MAX_DEPTH} levels deep at ${path}`)
+  if (Array.isArray(value)) {
+    ancestors.push(value)
+    for (let i = 0; i < value.length; i++) checkValue(value[i], `${path}[${i}]`, what, ancestors)
+    ancestors.pop()
+    return
+  }
+  // Objects with toJSON (Date, ...) serialise to whatever they choose; trust them.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return
+  if (!isPlainObject(value)) {
+    // Map/Set/typed arrays would become {} or {"0":..} and silently change shape.
+    throw invalid(what, `has ${describe(value)} at ${path}; use plain objects and arrays`)
+  }
+  ancestors.push(value)
+  for (const key in value) checkValue((value as Row)[key], `${path}.${key}`, what, ancestors)
+  ancestors.pop()
+}
+
+function checkValue(value: unknown, path: string, what: string, ancestors: object[]): void {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return
+    case 'object':
+      if (value !== null) checkNested(value, path, what, ancestors)
+      return
+    default: // bigint, function, symbol
+      throw invalid(what, `has ${describe(value)} at ${path}, which JSON cannot carry`)
+  }
+}
+
+/** Throws StorageError('INVALID_RECORD') unless `r` is a plain object JSON can carry losslessly. */
+export function assertRecord(r: unknown, what = 'record'): asserts r is Row {
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || !isPlainObject(r)) {
+    throw invalid(what, `must be a plain object, got ${describe(r)}`)
+  }
+  // Flat records (the common case) cost one typeof per field; only nested values recurse.
+  let ancestors: object[] | undefined
+  for (const key in r) {
+    const v = (r as Row)[key]
+    const t = typeof v
+    if (t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || v === null) continue
+    ancestors ??= [r]
+    checkValue(v, key, what, ancestors)
+  }
+}
+
+/** Validates every record, then encodes the whole batch with a single JSON.stringify call. */
+export function encodeRecords(records: Row[]): string {
+  if (!Array.isArray(records)) throw invalid('records', `must be an array, got ${describe(records)}`)
+  for (let i = 0; i < records.length; i++) assertRecord(records[i], `record ${i}`)
+  try {
+    return JSON.stringify(records)
+  } catch (err) {
+    // Only reachable through a toJSON that throws or returns something unencodable.
+    if (err instanceof TypeError || err instanceof RangeError) {
+      throw new StorageError(`records cannot be encoded as JSON: ${err.message}`, 'INVALID_RECORD', { cause: err })
+    }
+    throw err
+  }
+}
