@@ -4,8 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/persisting-target}"
 
+# napi builds with an explicit --target; testing with the same one shares every compiled crate.
+host=$(rustc -vV | sed -n 's/^host: //p')
 echo "== cargo test (persisting-core)"
-cargo test -p persisting-core --quiet
+cargo test -p persisting-core --target "$host" --quiet
 
 echo "== index.d.ts drift check"
 bash scripts/check-dts.sh

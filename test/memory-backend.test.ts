@@ -21,8 +21,9 @@ describe('MemoryBackend specifics', () => {
     })
   })
 
-  it('ignores unknown constructor options (like **kwargs) but rejects a bad bucketId', () => {
-    expect(() => new MemoryBackend({ bucketId: 0, storagePath: 'x', somethingElse: true })).not.toThrow()
+  it('rejects unknown constructor options and a bad bucketId', () => {
+    expect(() => new MemoryBackend({ bucketId: 0, storagePath: 'x', somethingElse: true })).toThrow(/somethingElse/)
+    expect(() => new MemoryBackend({ bucketId: 0, storagePath: 'x', topic: 't' })).not.toThrow()
     for (const bucketId of [-1, 1.5, Number.NaN, '0']) {
       expect(() => new MemoryBackend({ bucketId: bucketId as number, storagePath: 'x' })).toThrow(StorageError)
     }

@@ -8,6 +8,9 @@ import { assertRecord } from '../records.js'
 import type { BackendOptions, BackendStats, Row, StorageBackend } from './types.js'
 import { checkOffsetLimit } from './args.js'
 
+/** A typo in an option name must not silently fall back to a default. */
+const MEMORY_OPTIONS = new Set(['bucketId', 'storagePath', 'batchSize', 'topic'])
+
 export class MemoryBackend implements StorageBackend {
   readonly bucketId: number
   readonly storagePath: string
@@ -21,6 +24,14 @@ export class MemoryBackend implements StorageBackend {
   constructor(options: BackendOptions) {
     if (typeof options !== 'object' || options === null) {
       throw new StorageError('MemoryBackend needs an options object { bucketId, storagePath, ... }', 'INVALID_OPTION')
+    }
+    for (const name of Object.keys(options)) {
+      if (!MEMORY_OPTIONS.has(name)) {
+        throw new StorageError(
+          `unknown option '${name}' for MemoryBackend; known options: ${[...MEMORY_OPTIONS].join(', ')}`,
+          'INVALID_OPTION',
+        )
+      }
     }
     const { bucketId, storagePath = '', batchSize = 100 } = options
     if (!Number.isSafeInteger(bucketId) || bucketId < 0) {

@@ -9,7 +9,7 @@ use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, RecordBatchIterato
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use lance::dataset::optimize::{compact_files, CompactionOptions};
-use lance::dataset::schema_evolution::{BatchUDF, ColumnAlteration, NewColumnTransform};
+use lance::dataset::{BatchUDF, ColumnAlteration, NewColumnTransform};
 use lance::dataset::{Dataset, WriteMode, WriteParams};
 use lance::index::vector::VectorIndexParams;
 use lance::index::DatasetIndexExt;

@@ -357,12 +357,33 @@ impl BucketStore {
         }
         let me = self.clone();
         crate::runtime().spawn(async move {
-            let r = me.flush().await;
+            // Puts that arrived during a flush may already have crossed a limit again.
+            let mut ok = true;
+            loop {
+                if let Err(e) = me.flush().await {
+                    // Kept for stats; the next put or an explicit flush retries.
+                    me.state.lock().unwrap().flush_error = Some(e.to_string());
+                    ok = false;
+                    break;
+                }
+                if !me.over_limits() {
+                    break;
+                }
+            }
             me.bg_flush_scheduled.store(false, Ordering::Release);
-            if let Err(e) = r {
-                me.state.lock().unwrap().flush_error = Some(e.to_string());
+            if ok && me.over_limits() && !me.is_closed() {
+                me.schedule_flush();
             }
         });
+    }
+
+    fn over_limits(&self) -> bool {
+        let buffered = self.buffer_count();
+        let wal_full = match (&self.wal, &self.opts.wal) {
+            (Some(w), Some(o)) => w.current_segment_size() >= o.max_size,
+            _ => false,
+        };
+        buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || wal_full)
     }
 
     pub async fn sync_wal(&self, lsn: u64) -> Result<()> {
@@ -415,6 +436,26 @@ impl BucketStore {
             )
         };
         let result = self.write_to_lance(batches.clone(), rows, &schema, stored, dataset).await;
+        let (persisted, buffered) = self.finish_flush(result, batches.len(), rows)?;
+        fault::point("after_buffer_drain");
+        if let (Some(w), Some(seg)) = (&self.wal, next_segment) {
+            w.remove_segments_before(seg)?;
+        }
+        fault::point("after_wal_truncate");
+        if let Some(m) = &self.metrics {
+            m.flush.observe(started.elapsed().as_secs_f64());
+            m.buffer.set(buffered as i64);
+            m.persisted.set(persisted as f64);
+            if let Some(w) = &self.wal {
+                m.wal.set(w.total_size() as i64);
+            }
+        }
+        self.maybe_compact().await?;
+        Ok(())
+    }
+
+    /// Swaps the flushed prefix of the buffer for the new dataset version, atomically for readers.
+    fn finish_flush(&self, result: Result<Dataset>, k: usize, rows: u64) -> Result<(u64, u64)> {
         let mut st = self.state.lock().unwrap();
         st.flushing = false;
         let ds = match result {
@@ -423,7 +464,6 @@ impl BucketStore {
         };
         // The flushed batches are exactly the buffer's prefix: puts only append, and schema
         // changes conform batches one for one.
-        let k = batches.len();
         st.buffer.drain(..k);
         st.buffer_rows -= rows;
         st.persisted += rows;
@@ -449,23 +489,7 @@ impl BucketStore {
         st.stored = Some(stored);
         st.dataset = Some(Arc::new(ds));
         st.flush_error = None;
-        let (persisted, buffered) = (st.persisted, st.buffer_rows);
-        drop(st);
-        fault::point("after_buffer_drain");
-        if let (Some(w), Some(seg)) = (&self.wal, next_segment) {
-            w.remove_segments_before(seg)?;
-        }
-        fault::point("after_wal_truncate");
-        if let Some(m) = &self.metrics {
-            m.flush.observe(started.elapsed().as_secs_f64());
-            m.buffer.set(buffered as i64);
-            m.persisted.set(persisted as f64);
-            if let Some(w) = &self.wal {
-                m.wal.set(w.total_size() as i64);
-            }
-        }
-        self.maybe_compact().await?;
-        Ok(())
+        Ok((st.persisted, st.buffer_rows))
     }
 
     async fn write_to_lance(
@@ -508,14 +532,15 @@ impl BucketStore {
         Ok(ds)
     }
 
-    async fn maybe_compact(self: &Arc<Self>) -> Result<()> {
+    /// Caller holds `flush_lock`.
+    async fn maybe_compact(&self) -> Result<()> {
         let th = self.opts.compaction_threshold;
         if th == 0 {
             return Ok(());
         }
         let frags = self.state.lock().unwrap().dataset.as_ref().map(|d| d.get_fragments().len()).unwrap_or(0);
         if frags > th {
-            self.compact().await?;
+            self.compact_locked().await?;
         }
         Ok(())
     }
@@ -526,6 +551,11 @@ impl BucketStore {
             return Err(Error::new(ErrorCode::ReadOnly, "cannot compact a read-only view"));
         }
         let _guard = self.flush_lock.lock().await;
+        self.compact_locked().await
+    }
+
+    /// Caller holds `flush_lock`.
+    async fn compact_locked(&self) -> Result<(usize, usize)> {
         let ds = self.state.lock().unwrap().dataset.clone();
         let Some(ds) = ds else { return Ok((0, 0)) };
         let mut ds = ds.as_ref().clone();

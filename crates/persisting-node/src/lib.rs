@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! N-API binding of persisting-core. Thin on purpose: option parsing, error mapping, and
 //! moving JSON text across; all behaviour lives in the core. One file per TypeScript module.
 
