@@ -10,6 +10,13 @@ import { RespClient } from './lib/redis.js'
 import { maxRssMB, percentile, rmrf, sleep, tmpDir } from './lib/util.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const args = JSON.parse(process.argv[2] ?? '{}')
+
+/** A fresh directory for this case: under the runner's per-case dir (which the runner deletes
+ * even when it has to kill us), or under os.tmpdir() when run by hand. */
+function workDir(tag) {
+  return args.workDir ? fs.mkdtempSync(path.join(args.workDir, `${tag}-`)) : tmpDir(tag)
+}
 const now = () => performance.now()
 
 function emit(obj) {
@@ -22,7 +29,7 @@ async function ingest(a) {
   const records = makeRecords(a.set, a.records)
   const bytesPerRecord = jsonBytesPerRecord(records)
   const batches = toBatches(records, a.batch)
-  const dir = tmpDir(`ingest-${a.contender}`)
+  const dir = workDir(`ingest-${a.contender}`)
   const rssBefore = process.memoryUsage().rss / 1048576
   try {
     const c = await makeContender(a.contender, a.options, a.set, a.batch)
@@ -48,7 +55,7 @@ async function ingest(a) {
       calls,
       capped: done < records.length,
       secs,
-      recPerSec: done / secs,
+      recPerSec: a.contender === 'noop' ? null : done / secs,
       ackRecPerSec: done / ((tAck - t0) / 1000),
       finishSecs: (tEnd - tAck) / 1000,
       bytesPerRecord,
@@ -66,7 +73,7 @@ async function ingest(a) {
 async function durable(a) {
   const records = makeRecords('A', a.records)
   const capMs = a.timeCapSec * 1000
-  const dir = tmpDir(`durable-${a.contender}`)
+  const dir = workDir(`durable-${a.contender}`)
   let next = 0
   const lat = []
   let t0
@@ -198,7 +205,7 @@ async function readprep(a) {
 // are not held): bounded by the buffer thresholds, or growing with the data written?
 async function rssStream(a) {
   const next = recordGenerator('A')
-  const dir = tmpDir(`rss-${a.contender ?? 'persisting'}`)
+  const dir = workDir(`rss-${a.contender ?? 'persisting'}`)
   try {
     const c = await makeContender(a.contender ?? 'persisting', a.options ?? {}, 'A', a.batch)
     await c.open(dir)
@@ -207,7 +214,8 @@ async function rssStream(a) {
     const t0 = now()
     let done = 0
     let k = 0
-    while (done < a.records) {
+    const capMs = (a.timeCapSec ?? Infinity) * 1000
+    while (done < a.records && now() - t0 < capMs) {
       const batch = new Array(Math.min(a.batch, a.records - done))
       for (let i = 0; i < batch.length; i++) batch[i] = next()
       await c.write(batch)
@@ -218,7 +226,7 @@ async function rssStream(a) {
     const secs = (now() - t0) / 1000
     const info = await c.info()
     await c.close()
-    emit({ records: done, secs, recPerSec: done / secs, samples, info })
+    emit({ records: done, capped: done < a.records, secs, recPerSec: done / secs, samples, info })
   } finally {
     rmrf(dir)
   }
@@ -319,7 +327,7 @@ function finishRead(a, n, t0, tOpen, tEnd, sink, mismatch) {
 // Section 5: producer -> blocking consumer latency in one process.
 async function latency(a) {
   const records = makeRecords('A', a.n)
-  const dir = tmpDir(`latency-${a.contender}`)
+  const dir = workDir(`latency-${a.contender}`)
   const lat = []
   try {
     if (a.contender === 'floor') {
@@ -416,7 +424,7 @@ async function json(a) {
 }
 
 async function disk(a) {
-  const dir = tmpDir('disk')
+  const dir = workDir('disk')
   try {
     // Small appends, each followed by fdatasync (what a WAL commit costs at the least).
     const rec = Buffer.from(JSON.stringify(makeRecords('A', 1)[0]) + '\n')
@@ -432,6 +440,26 @@ async function disk(a) {
         n++
       }
       fsyncs[name] = n / ((now() - t0) / 1000)
+      fs.closeSync(fd)
+    }
+    // The same into a preallocated file (no size change, so fdatasync need not commit metadata):
+    // what a WAL that preallocates its segments would pay.
+    {
+      const fd = fs.openSync(path.join(dir, 'prealloc'), 'w')
+      const zero = Buffer.alloc(1 << 20)
+      for (let i = 0; i < 16; i++) fs.writeSync(fd, zero)
+      fs.fsyncSync(fd)
+      let n = 0
+      let pos = 0
+      const t0 = now()
+      const end = t0 + a.fsyncSecs * 1000
+      while (now() < end && pos + rec.length < 16 << 20) {
+        fs.writeSync(fd, rec, 0, rec.length, pos)
+        pos += rec.length
+        fs.fdatasyncSync(fd)
+        n++
+      }
+      fsyncs.preallocFdatasync = n / ((now() - t0) / 1000)
       fs.closeSync(fd)
     }
     // Sequential write bandwidth: 1 MiB writes, one fdatasync at the end (counted).
@@ -450,7 +478,6 @@ async function disk(a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-const args = JSON.parse(process.argv[2] ?? '{}')
 const kinds = {
   ingest,
   durable,

@@ -43,18 +43,18 @@ const WRITE = !flag('no-write') && !only
 const PLAN = QUICK
   ? {
       mode: 'quick',
-      timeCapSec: 2,
+      timeCapSec: 1.5,
       countsA: { 1: 3_000, 100: 30_000, 1000: 100_000, 10000: 100_000 },
       countsB: { 100: 5_000, 1000: 20_000 },
       variantBatches: [1000],
-      rssStream: 200_000,
+      rssStream: 100_000,
       durable: { records: 20_000, timeCapSec: 3 },
       readRecords: 200_000,
       readChunk: 10_000,
       latency: { n: 300, gapMs: 1 },
       json: { recordsA: 100_000, recordsB: 20_000 },
       disk: { fsyncSecs: 1, seqMiB: 128 },
-      caseTimeoutSec: 90,
+      caseTimeoutSec: 60,
     }
   : {
       mode: 'full',
@@ -69,7 +69,7 @@ const PLAN = QUICK
       latency: { n: 2000, gapMs: 1 },
       json: { recordsA: 300_000, recordsB: 50_000 },
       disk: { fsyncSecs: 4, seqMiB: 512 },
-      caseTimeoutSec: 240,
+      caseTimeoutSec: 150,
     }
 const BATCHES_A = Object.keys(PLAN.countsA).map(Number)
 const BATCHES_B = Object.keys(PLAN.countsB).map(Number)
@@ -93,7 +93,7 @@ const VARIANTS = {
   'p-0.1-snappy': { label: 'Persisting WAL 0.1 s, snappy', contender: 'persisting', options: { enableWal: true, walSyncInterval: 0.1, compression: 'snappy' } },
   'p-off-ft100k': { label: 'Persisting WAL off, flushThreshold 100k', contender: 'persisting', options: { flushThreshold: 100_000 } },
 }
-const OURS_B = ['memory', 'lance', 'p-off', 'p-0.1']
+const OURS_B = ['memory', 'lance', 'p-off', 'p-0.1', 'p-0']
 const PEERS = {
   lancedb: { short: '@lancedb/lancedb', label: '@lancedb/lancedb table.add (no fsync)', contender: 'lancedb', probe: 'lancedb', options: {} },
   'sqlite-normal': { short: 'better-sqlite3 NORMAL', label: 'better-sqlite3 WAL, synchronous=NORMAL', contender: 'sqlite', probe: 'sqlite', options: { synchronous: 'NORMAL' } },
@@ -111,11 +111,14 @@ function runCase(args, label, timeoutSec = PLAN.caseTimeoutSec) {
   caseNo++
   const started = Date.now()
   process.stdout.write(`  [${String(caseNo).padStart(3)}] ${label} ... `)
+  const work = tmpDir('case')
+  cleanup.dirs.add(work)
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(HERE, 'case.js'), JSON.stringify(args)], {
+    const child = spawn(process.execPath, [path.join(HERE, 'case.js'), JSON.stringify({ ...args, workDir: work })], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    cleanup.child = child
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -130,6 +133,9 @@ function runCase(args, label, timeoutSec = PLAN.caseTimeoutSec) {
     }, timeoutSec * 1000)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      rmrf(work)
+      cleanup.dirs.delete(work)
+      cleanup.child = null
       const secs = (Date.now() - started) / 1000
       const line = out.split('\n').reverse().find((l) => l.startsWith('RESULT '))
       let res
@@ -147,6 +153,18 @@ function runCase(args, label, timeoutSec = PLAN.caseTimeoutSec) {
       }
       resolve(res)
     })
+  })
+}
+
+// What to undo if the run is interrupted (Ctrl-C): the running case, temp dirs, redis-server.
+const cleanup = { child: null, dirs: new Set(), redis: null }
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    console.log(`\n${sig}: stopping the running case, redis-server and removing temp dirs`)
+    cleanup.child?.kill('SIGKILL')
+    cleanup.redis?.kill()
+    for (const d of cleanup.dirs) rmrf(d)
+    process.exit(130)
   })
 }
 
@@ -231,6 +249,7 @@ async function main() {
   results.machine = info
   results.command = `node benches/run.js${argv.length ? ' ' + argv.join(' ') : ''}`
   results.date = new Date().toISOString()
+  results.loadAvgStart = os.loadavg()
   console.log(`persisting benchmarks (${PLAN.mode} mode) — ${info.cpu}, ${info.nproc} cores, node ${info.node}`)
   console.log(`command: ${results.command}`)
 
@@ -314,12 +333,12 @@ async function main() {
       }
     }
     results.rssStream = await runCase(
-      { kind: 'rssStream', records: PLAN.rssStream, batch: 1000 },
+      { kind: 'rssStream', records: PLAN.rssStream, batch: 1000, timeCapSec: PLAN.timeCapSec * 3 },
       `RSS while streaming ${PLAN.rssStream} records (generated per batch) into Persisting WAL off`,
     )
     if (results.peerStatus.lancedb?.ok) {
       results.rssStreamLancedb = await runCase(
-        { kind: 'rssStream', contender: 'lancedb', records: PLAN.rssStream, batch: 1000 },
+        { kind: 'rssStream', contender: 'lancedb', records: PLAN.rssStream, batch: 1000, timeCapSec: PLAN.timeCapSec * 3 },
         `RSS while streaming ${PLAN.rssStream} records (generated per batch) into @lancedb/lancedb`,
       )
     }
@@ -336,8 +355,10 @@ async function main() {
       skipped.push(msg)
     } else {
       redisDir = tmpDir('redis')
+      cleanup.dirs.add(redisDir)
       try {
         redis = await startRedis(have.path, redisDir)
+        cleanup.redis = redis
         results.redis = { version: redis.version, port: redis.port }
         info.versions['redis-server'] = redis.version
       } catch (err) {
@@ -376,6 +397,7 @@ async function main() {
       const dirs = {}
       try {
         dirs.ours = tmpDir('read-ours')
+        cleanup.dirs.add(dirs.ours)
         results.readPrep.ours = await runCase(
           { kind: 'readprep', contender: 'persisting', dir: dirs.ours, records: PLAN.readRecords, flushEach: true },
           `prepare: ${PLAN.readRecords} records into Persisting (10k batches, flush after each; flush timings kept)`,
@@ -383,6 +405,7 @@ async function main() {
         )
         if (results.peerStatus.lancedb?.ok) {
           dirs.lancedb = tmpDir('read-lancedb')
+          cleanup.dirs.add(dirs.lancedb)
           results.readPrep.lancedb = await runCase(
             { kind: 'readprep', contender: 'lancedb', dir: dirs.lancedb, records: PLAN.readRecords },
             `prepare: ${PLAN.readRecords} records into @lancedb/lancedb (10k batches)`,
@@ -436,11 +459,12 @@ async function main() {
     rmrf(redisDir)
   }
 
+  results.loadAvgEnd = os.loadavg()
   results.errors = errors
   results.skipped = skipped
   results.totalSecs = (Date.now() - t0) / 1000
 
-  const saved = path.join(os.tmpdir(), `pst-bench-results-${PLAN.mode}.json`)
+  const saved = path.join(os.tmpdir(), `pst-bench-results-${PLAN.mode}${only ? '-' + [...only].join('-') : ''}.json`)
   fs.writeFileSync(saved, JSON.stringify(results, null, 1))
   writeReport(results)
   console.log(`total ${(results.totalSecs / 60).toFixed(1)} min; raw results in ${saved}`)

@@ -38,7 +38,9 @@ fi
 echo "setup: building the native addon (cargo target: $CARGO_TARGET_DIR)"
 start=$(date +%s)
 npx napi build --platform --manifest-path crates/persisting-node/Cargo.toml --output-dir . --js index.cjs --dts index.d.ts >/dev/null
-echo "setup: native addon ready in $(( $(date +%s) - start ))s"
+# Drop debug sections after linking (napi's --strip would change RUSTFLAGS and rebuild every crate).
+command -v strip >/dev/null 2>&1 && strip persisting.*.node
+echo "setup: native addon ready in $(( $(date +%s) - start ))s ($(du -h persisting.*.node | cut -f1))"
 
 echo "setup: compiling TypeScript"
 npx tsc -p tsconfig.json

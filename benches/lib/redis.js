@@ -168,6 +168,10 @@ export async function startRedis(bin, dir) {
         return {
           port,
           version,
+          /** Synchronous last resort (signal handlers). */
+          kill() {
+            if (exited === null) proc.kill('SIGKILL')
+          },
           async stop() {
             try {
               const c2 = await RespClient.connect(port)

@@ -345,7 +345,7 @@ impl BucketStore {
                 return Ok(PutAck::Sync(lsn));
             }
         }
-        if buffer_rows >= threshold.saturating_mul(8).max(threshold + 10_000) {
+        if buffer_rows >= self.high_water() {
             return Ok(PutAck::Backpressure);
         }
         Ok(PutAck::Done)
@@ -377,6 +377,14 @@ impl BucketStore {
         });
     }
 
+    /// Buffered records past which `put` waits for a flush. Background flushes take the whole
+    /// buffer, so a Lance commit (a few ms of fixed cost) carries as many records as arrived
+    /// meanwhile; this bound keeps memory proportional to the threshold, not to the ingest.
+    fn high_water(&self) -> u64 {
+        let t = self.opts.flush_threshold as u64;
+        t.saturating_mul(8).max(t + 100_000)
+    }
+
     fn over_limits(&self) -> bool {
         let buffered = self.buffer_count();
         let wal_full = match (&self.wal, &self.opts.wal) {
@@ -401,7 +409,7 @@ impl BucketStore {
 
     /// Waits until the buffer is back under its limit (a flush ran).
     pub async fn relieve(self: &Arc<Self>) -> Result<()> {
-        let limit = (self.opts.flush_threshold as u64).saturating_mul(8).max(self.opts.flush_threshold as u64 + 10_000);
+        let limit = self.high_water();
         while self.buffer_count() >= limit {
             self.flush().await?;
         }
