@@ -32,7 +32,8 @@ fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm ci refuses a lock file that lacks other platforms' optional packages; install then.
+  npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: building the native addon (cargo target: $CARGO_TARGET_DIR)"
