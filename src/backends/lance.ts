@@ -1,6 +1,6 @@
 /** LanceBackend: memory buffer + append-only Lance dataset at `${storagePath}/data.lance`. */
 import type { NativeBucketStore } from '../native.js'
-import { checkOptions, NativeBackend, type OptionSpec } from './native-backend.js'
+import { baseNativeOptions, checkOptions, NativeBackend, type OptionSpec } from './native-backend.js'
 import type { BackendOptions, BackendStats } from './types.js'
 
 export const LANCE_OPTIONS: OptionSpec = {
@@ -29,17 +29,7 @@ export class LanceBackend extends NativeBackend {
     if (!view) checkOptions('LanceBackend', options, LANCE_OPTIONS)
     super(
       options,
-      view ?? {
-        storagePath: options.storagePath,
-        bucketId: options.bucketId ?? 0,
-        topic: options.topic,
-        backend: 'lance',
-        batchSize: options.batchSize ?? 100,
-        flushThreshold: options.flushThreshold ?? 1000,
-        compactionThreshold: options.compactionThreshold,
-        compression: options.compression ?? undefined,
-        evolveSchema: false,
-      },
+      view ?? { ...baseNativeOptions(options, 'lance'), evolveSchema: false },
     )
     this.flushThreshold = options.flushThreshold ?? 1000
   }

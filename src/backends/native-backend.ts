@@ -67,6 +67,23 @@ export function checkOptions(backend: string, options: BackendOptions, spec: Opt
   }
 }
 
+/** Native options every native backend shares, with the documented defaults. */
+export function baseNativeOptions(
+  options: BackendOptions & { flushThreshold?: number; compactionThreshold?: number; compression?: string | null; topic?: string },
+  backend: string,
+): NativeStoreOptions {
+  return {
+    storagePath: options.storagePath,
+    bucketId: options.bucketId ?? 0,
+    topic: options.topic,
+    backend,
+    batchSize: options.batchSize ?? 100,
+    flushThreshold: options.flushThreshold ?? 1000,
+    compactionThreshold: options.compactionThreshold,
+    compression: options.compression ?? undefined,
+  }
+}
+
 export abstract class NativeBackend implements StorageBackend {
   readonly bucketId: number
   readonly storagePath: string

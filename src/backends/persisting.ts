@@ -3,7 +3,7 @@
  * data and WAL, schema evolution and Prometheus metrics.
  */
 import type { NativeBucketStore } from '../native.js'
-import { checkOptions, NativeBackend, type OptionSpec } from './native-backend.js'
+import { baseNativeOptions, checkOptions, NativeBackend, type OptionSpec } from './native-backend.js'
 import { LANCE_OPTIONS } from './lance.js'
 import type { BackendOptions, BackendStats } from './types.js'
 
@@ -38,14 +38,7 @@ export class PersistingBackend extends NativeBackend {
     super(
       options,
       view ?? {
-        storagePath: options.storagePath,
-        bucketId: options.bucketId ?? 0,
-        topic: options.topic,
-        backend: 'persisting',
-        batchSize: options.batchSize ?? 100,
-        flushThreshold: options.flushThreshold ?? 1000,
-        compactionThreshold: options.compactionThreshold,
-        compression: options.compression ?? undefined,
+        ...baseNativeOptions(options, 'persisting'),
         evolveSchema: true,
         enableWal: options.enableWal ?? false,
         walSyncInterval: options.walSyncInterval ?? 1.0,
