@@ -19,8 +19,43 @@ function workDir(tag) {
 }
 const now = () => performance.now()
 
+// Watchdog: a case that makes no progress for STALL_SEC reports what it knows and exits, so a
+// hung library call shows up as a precise error instead of the runner's timeout.
+const STALL_SEC = args.stallSec ?? 30
+let lastProgress = now()
+let stallInfo = () => ({})
+const touch = () => {
+  lastProgress = now()
+}
+setInterval(() => {
+  if (now() - lastProgress < STALL_SEC * 1000) return
+  let info
+  try {
+    info = stallInfo()
+  } catch (err) {
+    info = { statsError: String(err) }
+  }
+  process.stdout.write(
+    `RESULT ${JSON.stringify({ error: `stalled: no progress for ${STALL_SEC} s (a library call never returned); state: ${JSON.stringify(info)}`, maxRssMB: maxRssMB() })}\n`,
+  )
+  process.exit(3)
+}, 1000).unref()
+
+/** Lets the watchdog report a backend's native stats (synchronous) when a case hangs. */
+function watchBackend(b) {
+  stallInfo = () => {
+    const s = b.store?.stats?.()
+    return s ? { totalCount: s.totalCount, bufferCount: s.bufferCount, persistedCount: s.persistedCount, version: s.version, fragments: s.fragments, walFsyncs: s.walFsyncs } : {}
+  }
+}
+
+const cpuSec = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
 function emit(obj) {
-  process.stdout.write(`RESULT ${JSON.stringify({ ...obj, maxRssMB: maxRssMB() })}\n`)
+  process.stdout.write(`RESULT ${JSON.stringify({ ...obj, maxRssMB: maxRssMB(), cpuSec: cpuSec() })}\n`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -34,6 +69,7 @@ async function ingest(a) {
   try {
     const c = await makeContender(a.contender, a.options, a.set, a.batch)
     await c.open(dir)
+    if (c.backend) watchBackend(c.backend())
     const capMs = a.timeCapSec * 1000
     let done = 0
     let calls = 0
@@ -42,6 +78,7 @@ async function ingest(a) {
       await c.write(batch)
       done += batch.length
       calls++
+      touch()
       if (now() - t0 > capMs) break
     }
     const tAck = now()
@@ -86,6 +123,7 @@ async function durable(a) {
         const t = now()
         await putOne(r, p)
         lat.push(now() - t)
+        touch()
         if (now() - t0 > capMs) stop = true
       }
     }
@@ -98,6 +136,7 @@ async function durable(a) {
     if (a.contender === 'persisting') {
       const pst = await import('../dist/index.js')
       const b = new pst.PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0 })
+      watchBackend(b)
       const before = (await b.stats()).walFsyncs
       tEnd = await producers((r) => b.put(r))
       const s = await b.stats()
@@ -174,8 +213,10 @@ async function readprep(a) {
   // With flushEach, every 10k batch is flushed at once and timed: flush cost vs dataset size.
   const flushMs = []
   const t0 = now()
+  if (c.backend) watchBackend(c.backend())
   for (const b of batches) {
     await c.write(b)
+    touch()
     if (a.flushEach) {
       const t = now()
       await c.finish()
@@ -209,6 +250,7 @@ async function rssStream(a) {
   try {
     const c = await makeContender(a.contender ?? 'persisting', a.options ?? {}, 'A', a.batch)
     await c.open(dir)
+    if (c.backend) watchBackend(c.backend())
     const samples = []
     const every = Math.max(1, Math.floor(a.records / a.batch / 10))
     const t0 = now()
@@ -220,6 +262,7 @@ async function rssStream(a) {
       for (let i = 0; i < batch.length; i++) batch[i] = next()
       await c.write(batch)
       done += batch.length
+      touch()
       if (++k % every === 0) samples.push({ records: done, rssMB: process.memoryUsage().rss / 1048576 })
     }
     await c.finish()
@@ -249,6 +292,7 @@ async function read(a) {
   let sink = 0
   const head = []
   const take = (r) => {
+    if ((n & 1023) === 0) touch()
     if (head.length < sample.length) head.push(r)
     sink += r.text.length
     n++
@@ -341,6 +385,7 @@ async function latency(a) {
           while (q.length) {
             const r = q.shift()
             lat.push(now() - r.t0)
+            touch()
             got++
           }
         }
@@ -368,6 +413,7 @@ async function latency(a) {
           for (const [id, fields] of res[0][1]) {
             last = id
             lat.push(tRecv - Number(fields[fields.indexOf('t0') + 1]))
+            touch()
             got++
           }
         }
@@ -385,7 +431,10 @@ async function latency(a) {
       const Cls = { memory: pst.MemoryBackend, lance: pst.LanceBackend, persisting: pst.PersistingBackend }[a.contender]
       const b = new Cls({ bucketId: 0, storagePath: dir, ...(a.options ?? {}) })
       const consumer = (async () => {
-        for await (const r of b.getStream(0, a.n, true)) lat.push(now() - r.t0)
+        for await (const r of b.getStream(0, a.n, true)) {
+          lat.push(now() - r.t0)
+          touch()
+        }
       })()
       for (const r of records) {
         await b.put({ ...r, t0: now() })
@@ -497,7 +546,7 @@ if (!fn) {
 try {
   await fn(args)
 } catch (err) {
-  process.stdout.write(`RESULT ${JSON.stringify({ error: String(err?.stack ?? err) })}\n`)
+  process.stdout.write(`RESULT ${JSON.stringify({ error: String(err?.stack ?? err), cpuSec: cpuSec() })}\n`)
   process.exitCode = 1
 }
 // Native libraries may keep worker threads alive; the result is out, so leave.

@@ -143,6 +143,7 @@ function runCase(args, label, timeoutSec = PLAN.caseTimeoutSec) {
       else if (!line) res = { error: `no result (exit ${code ?? signal}): ${err.trim().split('\n').slice(-3).join(' | ')}` }
       else res = JSON.parse(line.slice(7))
       res.wallSecs = secs
+      cpuAccount.children += res.cpuSec ?? 0
       if (res.error) {
         const short = res.error.split('\n')[0]
         console.log(`ERROR ${short} (${secs.toFixed(1)} s)`)
@@ -199,6 +200,46 @@ function sh(cmd) {
   return (r.stdout || '').trim()
 }
 
+/** Busy and total CPU seconds of the whole machine so far (from /proc/stat). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100
+function machineCpu() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const total = f.reduce((a, b) => a + b, 0)
+    const idle = f[3] + (f[4] ?? 0)
+    return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK }
+  } catch {
+    return null
+  }
+}
+/** CPU seconds used so far by a process (all its threads), from /proc/<pid>/stat. */
+function procCpu(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  } catch {
+    return 0
+  }
+}
+const cpuAccount = { children: 0 }
+
+/** Fraction of all cores busy over `ms` (from /proc/stat), measured before anything of ours runs. */
+async function cpuBusy(ms) {
+  const read = () => {
+    try {
+      const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+      return { idle: f[3] + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) }
+    } catch {
+      return null
+    }
+  }
+  const a = read()
+  await new Promise((r) => setTimeout(r, ms))
+  const b = read()
+  if (!a || !b || b.total === a.total) return null
+  return 1 - (b.idle - a.idle) / (b.total - a.total)
+}
+
 function machine() {
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model
   return {
@@ -250,6 +291,9 @@ async function main() {
   results.command = `node benches/run.js${argv.length ? ' ' + argv.join(' ') : ''}`
   results.date = new Date().toISOString()
   results.loadAvgStart = os.loadavg()
+  results.cpuBusyStart = await cpuBusy(1000)
+  const cpuAtStart = machineCpu()
+  const wallAtStart = Date.now()
   console.log(`persisting benchmarks (${PLAN.mode} mode) — ${info.cpu}, ${info.nproc} cores, node ${info.node}`)
   console.log(`command: ${results.command}`)
 
@@ -455,11 +499,23 @@ async function main() {
       }
     }
   } finally {
+    if (redis) cpuAccount.redis = procCpu(redis.pid)
     if (redis) await redis.stop()
     rmrf(redisDir)
   }
 
   results.loadAvgEnd = os.loadavg()
+  // CPU the rest of the machine used while we measured: all busy time minus ours (this runner,
+  // its cases and our redis-server). Anything large means the figures were taken under contention.
+  const cpuAtEnd = machineCpu()
+  if (cpuAtStart && cpuAtEnd) {
+    const own = process.cpuUsage()
+    const ours = (own.user + own.system) / 1e6 + cpuAccount.children + (cpuAccount.redis ?? 0)
+    const capacity = cpuAtEnd.total - cpuAtStart.total
+    results.cpuOthers = Math.max(0, (cpuAtEnd.busy - cpuAtStart.busy - ours) / capacity)
+    results.cpuOurs = ours / capacity
+    void wallAtStart
+  }
   results.errors = errors
   results.skipped = skipped
   results.totalSecs = (Date.now() - t0) / 1000

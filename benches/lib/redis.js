@@ -168,6 +168,7 @@ export async function startRedis(bin, dir) {
         return {
           port,
           version,
+          pid: proc.pid,
           /** Synchronous last resort (signal handlers). */
           kill() {
             if (exited === null) proc.kill('SIGKILL')

@@ -185,8 +185,12 @@ export function buildMarkdown(res, ctx) {
     const la = (v) => v.map((x) => x.toFixed(2)).join(' / ')
     out.push(
       `- load average (1 / 5 / 15 min) at start ${la(res.loadAvgStart)}, at end ${la(res.loadAvgEnd ?? res.loadAvgStart)}` +
-        (res.loadAvgStart[0] > 1.0 || (res.loadAvgEnd?.[0] ?? 0) > 2.5
-          ? ' — **other processes were competing for the 2 cores during this run; absolute figures are depressed and noisy**'
+        (res.cpuBusyStart != null ? `; CPU busy with other processes just before the run: ${(res.cpuBusyStart * 100).toFixed(0)} %` : '') +
+        (res.cpuOthers != null
+          ? `; during the run other processes used ${(res.cpuOthers * 100).toFixed(0)} % of the machine's CPU (ours ${(res.cpuOurs * 100).toFixed(0)} %)`
+          : '') +
+        (res.cpuBusyStart > 0.25 || res.cpuOthers > 0.1
+          ? ' — **other processes were competing for the 2 cores; absolute figures are depressed and noisy: rerun on an idle machine**'
           : ''),
     )
   }
