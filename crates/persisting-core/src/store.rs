@@ -708,8 +708,9 @@ impl BucketStore {
     }
 
     pub fn stats(&self) -> Stats {
+        // Directory walk outside the state lock: puts must not wait on it.
+        let disk_bytes = lance_io::local_path(&self.opts.storage_path).map(|p| lance_io::disk_usage(&p)).unwrap_or(0);
         let st = self.state.lock().unwrap();
-        let local = lance_io::local_path(&self.opts.storage_path);
         Stats {
             bucket_id: self.opts.bucket_id,
             total_count: st.persisted + st.buffer_rows,
@@ -723,7 +724,7 @@ impl BucketStore {
             compression: self.opts.compression.name(),
             fragments: st.dataset.as_ref().map(|d| d.get_fragments().len() as u64).unwrap_or(0),
             version: st.dataset.as_ref().map(|d| d.version().version).unwrap_or(0),
-            disk_bytes: local.map(|p| lance_io::disk_usage(&p)).unwrap_or(0),
+            disk_bytes,
             wal_events: st.wal_events.clone(),
             read_only: self.read_only,
             last_flush_error: st.flush_error.clone(),
