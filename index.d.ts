@@ -18,7 +18,12 @@ export declare class NativeBucketStore {
    * `settle(-1)` for back-pressure.
    */
   putJson(json: string): number
-  settle(ack: number): Promise<void>
+  /**
+   * Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
+   * durable up to (often past `ack`, so one call can acknowledge many puts); for -1, with 0
+   * once the buffer is back under its limit.
+   */
+  settle(ack: number): Promise<number>
   readJson(offset: number, limit?: number | undefined | null): Promise<string>
   flush(): Promise<void>
   totalCount(): number

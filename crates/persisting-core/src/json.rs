@@ -32,6 +32,10 @@ pub struct SplitRows {
     pub rows: usize,
     /// True when every top-level key and value kind fits `schema`, so a strict decode is enough.
     pub fits_schema: bool,
+    /// True when no row holds a nested value, a `\u` escape or an integer too long for Int64:
+    /// then `fits_schema` alone guarantees that a strict decode succeeds, and decoding can be
+    /// deferred (off the caller's thread) without a later error losing acknowledged rows.
+    pub flat: bool,
 }
 
 /// Rewrites a JSON array of objects (`[{..},{..}]`) in place into rows separated by newlines
@@ -46,6 +50,7 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
     i += 1;
     let mut rows = 0usize;
     let mut fits = schema.is_some();
+    let mut flat = true;
     let fields: Vec<(&[u8], &DataType)> = schema
         .map(|s| s.fields().iter().map(|f| (f.name().as_bytes(), f.data_type())).collect())
         .unwrap_or_default();
@@ -61,7 +66,7 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
                 if end != n {
                     return Err(Error::invalid_record("trailing bytes after the JSON array"));
                 }
-                return Ok(SplitRows { rows, fits_schema: fits });
+                return Ok(SplitRows { rows, fits_schema: fits, flat });
             }
             b',' if rows > 0 => {
                 buf[i] = b'\n';
@@ -70,7 +75,7 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
             }
             b'{' => {
                 rows += 1;
-                i = scan_object_row(buf, i, &fields, &mut fits)?;
+                i = scan_object_row(buf, i, &fields, &mut fits, &mut flat)?;
             }
             _ => {
                 return Err(Error::invalid_record(format!(
@@ -94,6 +99,7 @@ fn scan_object_row(
     start: usize,
     fields: &[(&[u8], &DataType)],
     fits: &mut bool,
+    flat: &mut bool,
 ) -> Result<usize> {
     let mut i = start + 1;
     let mut pos = 0usize;
@@ -120,6 +126,16 @@ fn scan_object_row(
         }
         i = skip_ws(buf, i + 1);
         let (kind, end) = scan_value(buf, i)?;
+        if *flat {
+            *flat = match kind {
+                Kind::Obj | Kind::Arr => false,
+                // Lone surrogates (`\ud800`) fail a strict decode: such rows decode at once.
+                Kind::Str => !buf[i..end].contains(&b'\\') || !buf[i..end].windows(2).any(|w| w == b"\\u"),
+                // i64 holds every 18-digit integer; longer ones take the checked path.
+                Kind::Int => end - i <= 18,
+                _ => true,
+            };
+        }
         i = end;
         if *fits {
             // Rows usually repeat the schema's key order, so try the expected slot first.

@@ -81,7 +81,7 @@ struct State {
     schema: Option<SchemaRef>,
     /// Top-level fields already in Lance (fixed or evolvable depending on backend).
     stored: Option<SchemaRef>,
-    buffer: Vec<RecordBatch>,
+    buffer: Vec<Chunk>,
     buffer_rows: u64,
     persisted: u64,
     dataset: Option<Arc<Dataset>>,
@@ -89,6 +89,56 @@ struct State {
     closed: bool,
     flush_error: Option<String>,
     wal_events: Vec<String>,
+}
+
+/// Rows accepted but not decoded yet: newline-separated JSON that the byte scan has checked
+/// against `schema` (flat rows only, see `SplitRows::flat`), so a strict decode cannot fail.
+/// Decoding them later, on a core worker, keeps it off the JavaScript thread.
+struct RawRows {
+    bytes: Vec<u8>,
+    rows: usize,
+    schema: SchemaRef,
+}
+
+/// Raw rows grow by appending while nobody else holds them; past this many a new chunk starts,
+/// so a read of a few buffered rows never decodes a huge chunk.
+const RAW_CHUNK_ROWS: usize = 16_384;
+
+#[derive(Clone)]
+enum Chunk {
+    Batch(RecordBatch),
+    Raw(Arc<RawRows>),
+}
+
+impl Chunk {
+    fn num_rows(&self) -> usize {
+        match self {
+            Chunk::Batch(b) => b.num_rows(),
+            Chunk::Raw(r) => r.rows,
+        }
+    }
+
+    /// Decoded and shaped like `schema` (the buffer's current schema).
+    fn decode(&self, schema: &SchemaRef) -> Result<RecordBatch> {
+        let b = match self {
+            Chunk::Batch(b) => b.clone(),
+            Chunk::Raw(r) => json::decode_rows(&r.bytes, &r.schema, r.rows)
+                .map_err(|e| Error::with_source(ErrorCode::Internal, "decoding buffered rows that passed the scan", e))?,
+        };
+        if b.schema().as_ref() == schema.as_ref() {
+            Ok(b)
+        } else {
+            conform_batch(&b, schema)
+        }
+    }
+
+    /// Raw rows stay raw (they decode with their own schema and are conformed then).
+    fn conform(&self, schema: &SchemaRef) -> Result<Chunk> {
+        match self {
+            Chunk::Batch(b) => Ok(Chunk::Batch(conform_batch(b, schema)?)),
+            Chunk::Raw(_) => Ok(self.clone()),
+        }
+    }
 }
 
 pub struct Stats {
@@ -216,10 +266,10 @@ impl BucketStore {
             }
             let mut rows = entry.payload;
             // Payloads are stored already split into rows; re-wrap them so the normal path applies.
-            let batch = self.decode_locked(&mut st, &mut rows, true)?;
+            let batch = self.decode_locked(&mut st, &mut rows, None)?;
             let batch = if skip > 0 { batch.slice(skip, batch.num_rows() - skip) } else { batch };
             let n = batch.num_rows() as u64;
-            st.buffer.push(batch);
+            st.buffer.push(Chunk::Batch(batch));
             st.buffer_rows += n;
         }
         let total = st.persisted + st.buffer_rows;
@@ -253,15 +303,13 @@ impl BucketStore {
         }
     }
 
-    /// Decodes newline-separated rows (or a JSON array when `already_rows` is false), evolving
-    /// the buffer schema when allowed. Nothing is appended here.
-    fn decode_locked(&self, st: &mut State, bytes: &mut Vec<u8>, already_rows: bool) -> Result<RecordBatch> {
-        let (rows, fits) = if already_rows {
-            // WAL payloads: count rows by decoding; schema check via the slow path when needed.
-            (None, false)
-        } else {
-            let s = json::split_rows(bytes, st.schema.as_deref())?;
-            (Some(s.rows), s.fits_schema)
+    /// Decodes rows already split by `split_rows` (or WAL payload rows when `split` is None),
+    /// evolving the buffer schema when allowed. Nothing is appended here.
+    fn decode_locked(&self, st: &mut State, bytes: &mut Vec<u8>, split: Option<&json::SplitRows>) -> Result<RecordBatch> {
+        // WAL payloads: count rows by decoding; schema check via the slow path when needed.
+        let (rows, fits) = match split {
+            Some(s) => (Some(s.rows), s.fits_schema),
+            None => (None, false),
         };
         if let Some(0) = rows {
             return Ok(RecordBatch::new_empty(st.schema.clone().unwrap_or_else(|| Arc::new(Schema::empty()))));
@@ -292,8 +340,8 @@ impl BucketStore {
         if st.schema.as_deref() != Some(merged.as_ref()) {
             // The buffer follows the widest schema so reads and flushes see one shape.
             let mut conformed = Vec::with_capacity(st.buffer.len());
-            for b in &st.buffer {
-                conformed.push(conform_batch(b, &merged)?);
+            for c in &st.buffer {
+                conformed.push(c.conform(&merged)?);
             }
             st.buffer = conformed;
             st.schema = Some(merged);
@@ -311,17 +359,45 @@ impl BucketStore {
         if st.closed {
             return Err(Error::new(ErrorCode::Closed, "the backend is closed"));
         }
-        let batch = self.decode_locked(&mut st, &mut bytes, false)?;
-        let n = batch.num_rows() as u64;
+        let split = json::split_rows(&mut bytes, st.schema.as_deref())?;
+        let n = split.rows as u64;
         if n == 0 {
             return Ok(PutAck::Done);
         }
+        let seq = st.persisted + st.buffer_rows;
         let mut lsn = None;
-        if let Some(wal) = &self.wal {
-            let seq = st.persisted + st.buffer_rows;
-            lsn = Some(wal.append(seq, n as u32, &bytes)?);
+        if split.fits_schema && split.flat {
+            // Fast path: the scan proved the rows decode with the current schema.
+            if let Some(wal) = &self.wal {
+                lsn = Some(wal.append(seq, n as u32, &bytes)?);
+            }
+            let schema = st.schema.clone().unwrap();
+            let appended = match st.buffer.last_mut() {
+                Some(Chunk::Raw(last)) if Arc::ptr_eq(&last.schema, &schema) && last.rows < RAW_CHUNK_ROWS => {
+                    // Only while no flush or read holds the chunk: theirs is a fixed snapshot.
+                    match Arc::get_mut(last) {
+                        Some(r) => {
+                            r.bytes.push(b'\n');
+                            r.bytes.extend_from_slice(&bytes);
+                            r.rows += split.rows;
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                _ => false,
+            };
+            if !appended {
+                st.buffer.push(Chunk::Raw(Arc::new(RawRows { bytes, rows: split.rows, schema })));
+            }
+        } else {
+            let batch = self.decode_locked(&mut st, &mut bytes, Some(&split))?;
+            debug_assert_eq!(batch.num_rows() as u64, n);
+            if let Some(wal) = &self.wal {
+                lsn = Some(wal.append(seq, n as u32, &bytes)?);
+            }
+            st.buffer.push(Chunk::Batch(batch));
         }
-        st.buffer.push(batch);
         st.buffer_rows += n;
         let total = st.persisted + st.buffer_rows;
         let buffer_rows = st.buffer_rows;
@@ -394,16 +470,17 @@ impl BucketStore {
         buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || wal_full)
     }
 
-    pub async fn sync_wal(&self, lsn: u64) -> Result<()> {
+    /// Waits until the WAL is durable up to `lsn`; returns the LSN it is durable up to (>= `lsn`).
+    pub async fn sync_wal(&self, lsn: u64) -> Result<u64> {
         match &self.wal {
             Some(w) => {
                 w.sync(lsn).await?;
                 if let Some(m) = &self.metrics {
                     m.fsyncs.inc_by(w.fsync_count().saturating_sub(m.fsyncs.get()));
                 }
-                Ok(())
+                Ok(w.synced_lsn().max(lsn))
             }
-            None => Ok(()),
+            None => Ok(lsn),
         }
     }
 
@@ -443,8 +520,12 @@ impl BucketStore {
                 next_segment,
             )
         };
-        let result = self.write_to_lance(batches.clone(), rows, &schema, stored, dataset).await;
-        let (persisted, buffered) = self.finish_flush(result, batches.len(), rows)?;
+        let k = batches.len();
+        let result = match batches.iter().map(|c| c.decode(&schema)).collect::<Result<Vec<_>>>() {
+            Ok(decoded) => self.write_to_lance(decoded, rows, &schema, stored, dataset).await,
+            Err(e) => Err(e),
+        };
+        let (persisted, buffered) = self.finish_flush(result, k, rows)?;
         fault::point("after_buffer_drain");
         if let (Some(w), Some(seg)) = (&self.wal, next_segment) {
             w.remove_segments_before(seg)?;
@@ -489,7 +570,7 @@ impl BucketStore {
             );
             if adopted != *cur {
                 let adopted = Arc::new(adopted);
-                let conformed: Result<Vec<_>> = st.buffer.iter().map(|b| conform_batch(b, &adopted)).collect();
+                let conformed: Result<Vec<_>> = st.buffer.iter().map(|c| c.conform(&adopted)).collect();
                 st.buffer = conformed?;
                 st.schema = Some(adopted);
             }
@@ -578,9 +659,9 @@ impl BucketStore {
 
     /// Records `[offset, offset+limit)` as one JSON array, from Lance and then the buffer.
     pub async fn read_json(&self, offset: u64, limit: Option<u64>) -> Result<Vec<u8>> {
-        let (ds, persisted, buffer) = {
+        let (ds, persisted, buffer, schema) = {
             let st = self.state.lock().unwrap();
-            (st.dataset.clone(), st.persisted, st.buffer.clone())
+            (st.dataset.clone(), st.persisted, st.buffer.clone(), st.schema.clone())
         };
         let buffered: u64 = buffer.iter().map(|b| b.num_rows() as u64).sum();
         let total = persisted + buffered;
@@ -616,11 +697,30 @@ impl BucketStore {
                     }
                     let s = from.max(bs) - bs;
                     let e = end.min(be) - bs;
-                    parts.push(b.slice(s as usize, (e - s) as usize));
+                    let schema = schema.as_ref().ok_or_else(|| Error::internal("buffered rows without a schema"))?;
+                    let decoded = b.decode(schema)?;
+                    if let Chunk::Raw(raw) = b {
+                        self.keep_decoded(raw, &decoded);
+                    }
+                    parts.push(decoded.slice(s as usize, (e - s) as usize));
                 }
             }
         }
         json::encode_batches(&parts)
+    }
+
+    /// Replaces raw rows a read had to decode by their batch, so later reads do not decode again.
+    /// Holding `raw` kept puts from appending to it, so the batch has exactly its rows.
+    fn keep_decoded(&self, raw: &Arc<RawRows>, batch: &RecordBatch) {
+        let mut st = self.state.lock().unwrap();
+        let Some(schema) = st.schema.clone() else { return };
+        let Some(slot) = st.buffer.iter_mut().find(|c| matches!(c, Chunk::Raw(r) if Arc::ptr_eq(r, raw))) else {
+            return; // flushed meanwhile
+        };
+        let b = if batch.schema().as_ref() == schema.as_ref() { Ok(batch.clone()) } else { conform_batch(batch, &schema) };
+        if let Ok(b) = b {
+            *slot = Chunk::Batch(b);
+        }
     }
 
     /// Resolves when the total count exceeds `seen`, the store closes, or `timeout` passes.

@@ -532,6 +532,12 @@ impl Wal {
         }
     }
 
+    /// The LSN up to which everything is `fdatasync`ed. A sync for one LSN usually covers
+    /// later appends too; callers batching acknowledgements resolve all of those at once.
+    pub fn synced_lsn(&self) -> u64 {
+        lock(&self.inner.sync).synced
+    }
+
     /// Blocks until everything appended so far is `fdatasync`ed (same group commit as `sync`).
     pub fn sync_blocking(&self) -> Result<()> {
         let target = lock(&self.inner.writer).lsn;

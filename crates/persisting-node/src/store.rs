@@ -123,14 +123,17 @@ impl NativeBucketStore {
         })
     }
 
+    /// Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
+    /// durable up to (often past `ack`, so one call can acknowledge many puts); for -1, with 0
+    /// once the buffer is back under its limit.
     #[napi]
-    pub async fn settle(&self, ack: f64) -> Result<()> {
+    pub async fn settle(&self, ack: f64) -> Result<f64> {
         let inner = self.inner.clone();
         on_core(async move {
             if ack > 0.0 {
-                inner.sync_wal(ack as u64).await
+                inner.sync_wal(ack as u64).await.map(|d| d as f64)
             } else {
-                inner.relieve().await
+                inner.relieve().await.map(|_| 0.0)
             }
         })
         .await
