@@ -156,6 +156,23 @@ export function backendContract(
         expect(await collect(b.getStream(50))).toEqual([])
       })
 
+      it('long streams keep order across growing chunks, and an abandoned one leaves nothing behind', async () => {
+        const b = await create()
+        for (let i = 0; i < 5; i++) await b.putBatch(recs(i * 300, 300))
+        await b.flush()
+        await b.putBatch(recs(1500, 120)) // some still buffered
+        const all = await collect(b.getStream(3))
+        expect(all.length).toBe(1617)
+        expect(all[0]).toEqual(recs(3, 1)[0])
+        expect(all[1616]).toEqual(recs(1619, 1)[0])
+        let seen = 0
+        for await (const r of b.getStream()) {
+          expect(r).toEqual(recs(seen, 1)[0])
+          if (++seen === 150) break // a read-ahead may be in flight here
+        }
+        await b.close()
+      })
+
       it('with block, a stream started before data arrives receives later records', async () => {
         const b = await create()
         const it = b.getStream(0, null, true)[Symbol.asyncIterator]()

@@ -188,6 +188,24 @@ describe('PersistingBackend WAL', () => {
     expect(s.walFsyncs as number).toBeLessThan(1280 / 4)
     await b.close()
   })
+
+  it('group commit: puts waiting for an fsync settle when the backend closes, and kept ones survive', async () => {
+    const dir = tmpDir()
+    const b = new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0 })
+    await b.put({ id: 'a', n: 1 })
+    const pending = Array.from({ length: 8 }, (_, i) => b.put({ id: `p${i}`, n: i }))
+    await b.close()
+    // Puts already written before close were acknowledged by close's sync or rejected: never hang.
+    const settled = await Promise.allSettled(pending)
+    expect(settled.length).toBe(8)
+    await expect(b.put({ id: 'late', n: 0 })).rejects.toMatchObject({ code: 'CLOSED' })
+    const again = new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0 })
+    const ids = (await again.get()).map((r) => r.id)
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') expect(ids).toContain(`p${i}`)
+    })
+    await again.close()
+  })
 })
 
 describe('metrics', () => {

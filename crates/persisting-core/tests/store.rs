@@ -259,3 +259,47 @@ fn bad_input_is_rejected_with_codes() {
     assert_eq!(s.total_count(), 2);
     assert_eq!(read(&s, 0, None).len(), 2);
 }
+
+#[test]
+fn buffered_rows_read_the_same_before_and_after_flush_across_schema_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.evolve_schema = true;
+    let s = open(o.clone());
+    put(&s, rows(0..3)).unwrap(); // inferred
+    for i in 3..50 {
+        // flat rows that fit: accepted undecoded, appended to one raw chunk
+        put(&s, rows(i..i + 1)).unwrap();
+    }
+    assert_eq!(read(&s, 10, Some(2)), vec![rows(10..11)[0].clone(), rows(11..12)[0].clone()]);
+    put(&s, rows(50..52)).unwrap(); // after the read: a fresh chunk
+    put(&s, json!([{"id": "k52", "n": 52, "x": 52.5, "extra": true}])).unwrap(); // new field
+    put(&s, json!([{"id": "k53", "n": 53.25, "x": 53.5}])).unwrap(); // int -> float
+    put(&s, rows(54..60)).unwrap(); // fits the widened schema: raw again
+    s.put_json(br#"[{"id":"\u00e9k60","n":60,"x":60.5}]"#.to_vec()).unwrap(); // escape: decoded at once
+    let before = read(&s, 0, None);
+    assert_eq!(before.len(), 61);
+    assert_eq!(before[20]["n"].as_f64(), Some(20.0));
+    assert_eq!(before[53]["n"].as_f64(), Some(53.25));
+    assert_eq!(before[52]["extra"], json!(true));
+    assert_eq!(before[5]["extra"], Value::Null);
+    assert_eq!(before[60]["id"], json!("ék60"));
+    flush(&s);
+    assert_eq!(read(&s, 0, None), before);
+    runtime().block_on(s.close()).unwrap();
+    let s2 = open(o);
+    assert_eq!(read(&s2, 0, None), before);
+}
+
+#[test]
+fn a_lone_surrogate_is_either_rejected_or_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    put(&s, rows(0..2)).unwrap();
+    let r = s.put_json(br#"[{"id":"\ud800","n":2,"x":2.5}]"#.to_vec());
+    let expected = if r.is_ok() { 3 } else { 2 };
+    assert_eq!(s.total_count(), expected);
+    flush(&s);
+    assert_eq!(read(&s, 0, None).len() as u64, expected);
+    assert_eq!(s.stats().persisted_count, expected);
+}
