@@ -254,6 +254,10 @@ export function buildMarkdown(res, ctx) {
       'sync in the background (both survive a process crash, may lose the last moments on power loss); SQLite FULL, lmdb `flushed`, classic-level ' +
       '`sync: true` and our WAL 0 fsync before acknowledging.',
   )
+  A(
+    '- The Rust core alone (WAL append per sync policy, JSON → Arrow decode, Lance append, read by offset, WAL recovery) is measured with ' +
+      'criterion in [benchmarks-core.md](benchmarks-core.md) (`npm run bench:core`); where the time goes is in [performance.md](performance.md).',
+  )
   A('')
 
   // ---- section 1

@@ -125,12 +125,12 @@ fn scan_object_row(
             return Err(Error::invalid_record("malformed record: expected ':'"));
         }
         i = skip_ws(buf, i + 1);
-        let (kind, end) = scan_value(buf, i)?;
+        let (kind, end, value_escaped) = scan_value(buf, i)?;
         if *flat {
             *flat = match kind {
                 Kind::Obj | Kind::Arr => false,
                 // Lone surrogates (`\ud800`) fail a strict decode: such rows decode at once.
-                Kind::Str => !buf[i..end].contains(&b'\\') || !buf[i..end].windows(2).any(|w| w == b"\\u"),
+                Kind::Str => !value_escaped || !buf[i..end].windows(2).any(|w| w == b"\\u"),
                 // i64 holds every 18-digit integer; longer ones take the checked path.
                 Kind::Int => end - i <= 18,
                 _ => true,
@@ -171,28 +171,33 @@ fn kind_fits(kind: Kind, dt: &DataType) -> bool {
 fn scan_string(buf: &[u8], start: usize) -> Result<(usize, bool)> {
     let mut i = start + 1;
     let mut escaped = false;
+    // Strings are most of the bytes of a typical record: jump between quotes and backslashes.
     while i < buf.len() {
-        match buf[i] {
-            b'"' => return Ok((i + 1, escaped)),
-            b'\\' => {
+        match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+            Some(k) if buf[i + k] == b'"' => return Ok((i + k + 1, escaped)),
+            Some(k) => {
                 escaped = true;
-                i += 2;
+                i += k + 2;
             }
-            _ => i += 1,
+            None => break,
         }
     }
     Err(Error::invalid_record("unterminated string"))
 }
 
-fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize)> {
+/// Returns the kind, the index after the value, and whether a string value had escapes.
+fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool)> {
     if i >= buf.len() {
         return Err(Error::invalid_record("missing value"));
     }
     match buf[i] {
-        b'"' => Ok((Kind::Str, scan_string(buf, i)?.0)),
-        b'n' => Ok((Kind::Null, i + 4)),
-        b't' => Ok((Kind::Bool, i + 4)),
-        b'f' => Ok((Kind::Bool, i + 5)),
+        b'"' => {
+            let (end, escaped) = scan_string(buf, i)?;
+            Ok((Kind::Str, end, escaped))
+        }
+        b'n' => Ok((Kind::Null, i + 4, false)),
+        b't' => Ok((Kind::Bool, i + 4, false)),
+        b'f' => Ok((Kind::Bool, i + 5, false)),
         b'{' | b'[' => {
             let kind = if buf[i] == b'{' { Kind::Obj } else { Kind::Arr };
             let mut depth = 0usize;
@@ -207,7 +212,7 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize)> {
                     b'}' | b']' => {
                         depth -= 1;
                         if depth == 0 {
-                            return Ok((kind, j + 1));
+                            return Ok((kind, j + 1, false));
                         }
                     }
                     _ => {}
@@ -230,7 +235,7 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize)> {
             if j == i {
                 return Err(Error::invalid_record("malformed value"));
             }
-            Ok((if float { Kind::Float } else { Kind::Int }, j))
+            Ok((if float { Kind::Float } else { Kind::Int }, j, false))
         }
     }
 }

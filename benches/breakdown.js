@@ -1,0 +1,104 @@
+// Where the time goes on the JavaScript thread, per record, for the paths issue 5 targets.
+//   node benches/breakdown.js [--records=200000]
+// Not a comparison (that is run.js): it splits one ingest into its parts by timing each call.
+import fs from 'node:fs'
+import { makeRecords, toBatches } from './lib/records.js'
+import { tmpDir } from './lib/util.js'
+import { PersistingBackend } from '../dist/backends/persisting.js'
+import { encodeRecords } from '../dist/records.js'
+
+const arg = (name, dflt) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt)
+const N = arg('records', 200_000)
+const now = () => performance.now()
+const us = (ms, n) => ((ms * 1000) / n).toFixed(3)
+const cpuUs = () => {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
+
+const records = makeRecords('A', N)
+const batches = toBatches(records, 1000)
+
+async function withBackend(options, fn) {
+  const dir = tmpDir('breakdown')
+  const b = new PersistingBackend({ storagePath: dir, ...options })
+  try {
+    return await fn(b)
+  } finally {
+    await b.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Warm the JIT on both paths first so the parts are comparable.
+for (let r = 0; r < 2; r++) for (const b of batches) JSON.stringify(b)
+
+let t = now()
+for (const b of batches) JSON.stringify(b)
+const stringifyMs = now() - t
+
+const ingest = await withBackend({}, async (b) => {
+  const store = b.store
+  let encode = 0
+  let native = 0
+  let wait = 0
+  const t0 = now()
+  for (const batch of batches) {
+    let a = now()
+    const json = encodeRecords(batch)
+    encode += now() - a
+    a = now()
+    const ack = store.putJson(json)
+    native += now() - a
+    if (ack !== 0) {
+      a = now()
+      await store.settle(ack)
+      wait += now() - a
+    }
+  }
+  const loop = now() - t0
+  const a = now()
+  await b.flush()
+  return { encode, native, wait, loop, flush: now() - a }
+})
+
+console.log(`ingest, ${N} set-A records in 1000-record putBatch calls, PersistingBackend WAL off (µs per record):`)
+console.log(`  JSON.stringify alone          ${us(stringifyMs, N)}`)
+console.log(`  validate + JSON.stringify     ${us(ingest.encode, N)}`)
+console.log(`  native putJson (copy + scan)  ${us(ingest.native, N)}`)
+console.log(`  waiting on back-pressure      ${us(ingest.wait, N)}`)
+console.log(`  whole loop                    ${us(ingest.loop, N)}  (${Math.round((N / ingest.loop) * 1000)} rec/s)`)
+console.log(`  final flush of what was left  ${us(ingest.flush, N)}`)
+
+const single = Math.min(N, 100_000)
+for (const [label, options] of [
+  ['WAL off', {}],
+  ['WAL 1.0 s', { enableWal: true, walSyncInterval: 1 }],
+]) {
+  await withBackend(options, async (b) => {
+    const c0 = cpuUs()
+    const t0 = now()
+    for (let i = 0; i < single; i++) await b.put(records[i])
+    const ms = now() - t0
+    console.log(`single await put() loop, ${label}: ${us(ms, single)} µs per put (${Math.round((single / ms) * 1000)}/s), CPU ${us((cpuUs() - c0) / 1000, single)} µs per put`)
+  })
+}
+
+const durableN = Math.min(N, 40_000)
+for (const flushThreshold of [1000, 1_000_000]) {
+  await withBackend({ enableWal: true, walSyncInterval: 0, flushThreshold }, async (b) => {
+    let next = 0
+    const c0 = cpuUs()
+    const t0 = now()
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < durableN) await b.put(records[next++])
+    }))
+    const ms = now() - t0
+    const s = await b.stats()
+    console.log(
+      `durable, 64 producers, walSyncInterval 0, flushThreshold ${flushThreshold}: ${Math.round((durableN / ms) * 1000)} acks/s, ` +
+        `${(durableN / s.walFsyncs).toFixed(1)} records per fsync, ${Math.round((s.walFsyncs / ms) * 1000)} fsyncs/s, ` +
+        `CPU ${us((cpuUs() - c0) / 1000, durableN)} µs per ack (all threads)`,
+    )
+  })
+}
