@@ -66,9 +66,9 @@ function checkValue(value: unknown, path: string, what: string, ancestors: objec
 }
 
 /** Throws StorageError('INVALID_RECORD') unless `r` is a plain object JSON can carry losslessly. */
-export function assertRecord(r: unknown, what = 'record'): asserts r is Row {
+export function assertRecord(r: unknown, what: string | number = 'record'): asserts r is Row {
   if (typeof r !== 'object' || r === null || Array.isArray(r) || !isPlainObject(r)) {
-    throw invalid(what, `must be a plain object, got ${describe(r)}`)
+    throw invalid(label(what), `must be a plain object, got ${describe(r)}`)
   }
   // Flat records (the common case) cost one typeof per field; only nested values recurse.
   let ancestors: object[] | undefined
@@ -77,14 +77,19 @@ export function assertRecord(r: unknown, what = 'record'): asserts r is Row {
     const t = typeof v
     if (t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || v === null) continue
     ancestors ??= [r]
-    checkValue(v, key, what, ancestors)
+    checkValue(v, key, label(what), ancestors)
   }
+}
+
+/** A batch names records by index; the text is only built for an error. */
+export function label(what: string | number): string {
+  return typeof what === 'number' ? `record ${what}` : what
 }
 
 /** Validates every record, then encodes the whole batch with a single JSON.stringify call. */
 export function encodeRecords(records: Row[]): string {
   if (!Array.isArray(records)) throw invalid('records', `must be an array, got ${describe(records)}`)
-  for (let i = 0; i < records.length; i++) assertRecord(records[i], `record ${i}`)
+  for (let i = 0; i < records.length; i++) assertRecord(records[i], i)
   try {
     return JSON.stringify(records)
   } catch (err) {

@@ -57,7 +57,7 @@ export class MemoryBackend implements StorageBackend {
     this.assertOpen()
     if (!Array.isArray(records)) throw new StorageError('putBatch expects an array of records', 'INVALID_RECORD')
     // Validate everything before storing anything, so a rejected batch leaves no trace.
-    for (let i = 0; i < records.length; i++) assertRecord(records[i], `record ${i}`)
+    for (let i = 0; i < records.length; i++) assertRecord(records[i], i)
     if (records.length === 0) return
     for (const r of records) this.rows.push(JSON.stringify(r))
     this.appended.notify()

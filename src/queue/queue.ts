@@ -3,7 +3,7 @@
  * shared BucketStorage objects of the system's StorageManager.
  */
 import { StorageError } from '../errors.js'
-import { assertRecord } from '../records.js'
+import { assertRecord, label } from '../records.js'
 import { bucketFor } from '../routing.js'
 import type { BackendStats, Row } from '../backends/types.js'
 import type { BucketStorage } from './bucket-storage.js'
@@ -56,19 +56,19 @@ export class Queue {
   }
 
   /** Validates a record for this topic and returns its bucket. */
-  route(record: unknown, what = 'record'): number {
-    assertRecord(record, what)
+  route(record: unknown, at: string | number = 'record'): number {
+    assertRecord(record, at)
     const value = record[this.bucketColumn]
     if (value === undefined) {
       throw new StorageError(
-        `${what} is missing the bucket column '${this.bucketColumn}' (topic '${this.topic}')`,
+        `${label(at)} is missing the bucket column '${this.bucketColumn}' (topic '${this.topic}')`,
         'MISSING_BUCKET_COLUMN',
       )
     }
     if (typeof value === 'object' && value !== null) {
       // String() of any object is '[object Object]' (or a join), which would pile them in one bucket.
       throw new StorageError(
-        `${what} has a non-scalar value in bucket column '${this.bucketColumn}'; use a string or number`,
+        `${label(at)} has a non-scalar value in bucket column '${this.bucketColumn}'; use a string or number`,
         'INVALID_RECORD',
       )
     }
@@ -104,7 +104,7 @@ export class Queue {
     const ids = new Array<number>(records.length)
     const groups = new Map<number, Row[]>()
     for (let i = 0; i < records.length; i++) {
-      const id = this.route(records[i], `record ${i}`)
+      const id = this.route(records[i], i)
       ids[i] = id
       const group = groups.get(id)
       if (group === undefined) groups.set(id, [records[i]])

@@ -70,20 +70,26 @@ pub fn conform_array(arr: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
 
 /// Adds Lance's per-column compression metadata to every field (recursively).
 pub fn with_compression(schema: &Schema, codec: Option<&str>) -> Schema {
-    let Some(codec) = codec else { return schema.clone() };
     let fields: Vec<Field> = schema.fields().iter().map(|f| field_with_compression(f, codec)).collect();
     Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
-fn field_with_compression(f: &Field, codec: &str) -> Field {
+/// Without a codec, string columns opt out of Lance's automatic FSST: no compression was asked
+/// for, and FSST costs the flush about as much CPU as decoding the JSON in the first place.
+fn field_with_compression(f: &Field, codec: Option<&str>) -> Field {
     let dt = match f.data_type() {
         DataType::Struct(children) => DataType::Struct(
             children.iter().map(|c| Arc::new(field_with_compression(c, codec))).collect(),
         ),
         other => other.clone(),
     };
+    let value = match (codec, f.data_type()) {
+        (Some(c), _) => c,
+        (None, DataType::Utf8 | DataType::LargeUtf8) => "none",
+        (None, _) => return f.clone().with_data_type(dt),
+    };
     let mut md = f.metadata().clone();
-    md.insert("lance-encoding:compression".to_string(), codec.to_string());
+    md.insert("lance-encoding:compression".to_string(), value.to_string());
     f.clone().with_data_type(dt).with_metadata(md)
 }
 

@@ -264,9 +264,9 @@ impl BucketStore {
             if skip >= entry.count as usize {
                 continue;
             }
-            let mut rows = entry.payload;
+            let rows = entry.payload;
             // Payloads are stored already split into rows; re-wrap them so the normal path applies.
-            let batch = self.decode_locked(&mut st, &mut rows, None)?;
+            let batch = self.decode_locked(&mut st, &rows, None)?;
             let batch = if skip > 0 { batch.slice(skip, batch.num_rows() - skip) } else { batch };
             let n = batch.num_rows() as u64;
             st.buffer.push(Chunk::Batch(batch));
@@ -305,7 +305,7 @@ impl BucketStore {
 
     /// Decodes rows already split by `split_rows` (or WAL payload rows when `split` is None),
     /// evolving the buffer schema when allowed. Nothing is appended here.
-    fn decode_locked(&self, st: &mut State, bytes: &mut Vec<u8>, split: Option<&json::SplitRows>) -> Result<RecordBatch> {
+    fn decode_locked(&self, st: &mut State, bytes: &[u8], split: Option<&json::SplitRows>) -> Result<RecordBatch> {
         // WAL payloads: count rows by decoding; schema check via the slow path when needed.
         let (rows, fits) = match split {
             Some(s) => (Some(s.rows), s.fits_schema),
@@ -352,6 +352,12 @@ impl BucketStore {
     /// Accepts one JSON array of records. Synchronous and cheap when the WAL is off or syncs
     /// in the background; the returned ack tells the caller what it must still await.
     pub fn put_json(self: &Arc<Self>, mut bytes: Vec<u8>) -> Result<PutAck> {
+        self.put_json_in_place(&mut bytes)
+    }
+
+    /// As `put_json`, for a caller-owned buffer (rewritten in place by the row split), so a
+    /// binding can reuse one buffer for every call instead of allocating per batch.
+    pub fn put_json_in_place(self: &Arc<Self>, bytes: &mut [u8]) -> Result<PutAck> {
         if self.read_only {
             return Err(Error::new(ErrorCode::ReadOnly, "this is a read-only view of an older version"));
         }
@@ -359,7 +365,7 @@ impl BucketStore {
         if st.closed {
             return Err(Error::new(ErrorCode::Closed, "the backend is closed"));
         }
-        let split = json::split_rows(&mut bytes, st.schema.as_deref())?;
+        let split = json::split_rows(bytes, st.schema.as_deref())?;
         let n = split.rows as u64;
         if n == 0 {
             return Ok(PutAck::Done);
@@ -369,7 +375,7 @@ impl BucketStore {
         if split.fits_schema && split.flat {
             // Fast path: the scan proved the rows decode with the current schema.
             if let Some(wal) = &self.wal {
-                lsn = Some(wal.append(seq, n as u32, &bytes)?);
+                lsn = Some(wal.append(seq, n as u32, bytes)?);
             }
             let schema = st.schema.clone().unwrap();
             let appended = match st.buffer.last_mut() {
@@ -378,7 +384,7 @@ impl BucketStore {
                     match Arc::get_mut(last) {
                         Some(r) => {
                             r.bytes.push(b'\n');
-                            r.bytes.extend_from_slice(&bytes);
+                            r.bytes.extend_from_slice(bytes);
                             r.rows += split.rows;
                             true
                         }
@@ -388,13 +394,16 @@ impl BucketStore {
                 _ => false,
             };
             if !appended {
-                st.buffer.push(Chunk::Raw(Arc::new(RawRows { bytes, rows: split.rows, schema })));
+                // Room for the puts that will follow into this chunk.
+                let mut owned = Vec::with_capacity((bytes.len() * 4).max(1 << 16));
+                owned.extend_from_slice(bytes);
+                st.buffer.push(Chunk::Raw(Arc::new(RawRows { bytes: owned, rows: split.rows, schema })));
             }
         } else {
-            let batch = self.decode_locked(&mut st, &mut bytes, Some(&split))?;
+            let batch = self.decode_locked(&mut st, bytes, Some(&split))?;
             debug_assert_eq!(batch.num_rows() as u64, n);
             if let Some(wal) = &self.wal {
-                lsn = Some(wal.append(seq, n as u32, &bytes)?);
+                lsn = Some(wal.append(seq, n as u32, bytes)?);
             }
             st.buffer.push(Chunk::Batch(batch));
         }

@@ -63,6 +63,47 @@ pub struct NativeCompaction {
 #[napi]
 pub struct NativeBucketStore {
     inner: Arc<BucketStore>,
+    /// The UTF-8 of the last `putJson` text, reused: a fresh buffer per batch costs page faults.
+    scratch: std::sync::Mutex<Vec<u8>>,
+}
+
+/// Scratch buffers larger than this are released after use instead of kept.
+const SCRATCH_KEEP: usize = 16 << 20;
+
+/// A JavaScript string argument, read later straight into a caller's buffer.
+pub struct JsText {
+    env: napi::sys::napi_env,
+    value: napi::sys::napi_value,
+}
+
+impl FromNapiValue for JsText {
+    unsafe fn from_napi_value(env: napi::sys::napi_env, value: napi::sys::napi_value) -> Result<Self> {
+        Ok(JsText { env, value })
+    }
+}
+
+impl JsText {
+    /// One V8 pass: UTF-16 length is O(1) and bounds the UTF-8 size (3 bytes per unit).
+    fn read_into(&self, buf: &mut Vec<u8>) -> Result<()> {
+        use napi::sys;
+        let mut units = 0usize;
+        let status = unsafe { sys::napi_get_value_string_utf16(self.env, self.value, std::ptr::null_mut(), 0, &mut units) };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::StringExpected, "[INVALID_RECORD] records must be passed as one JSON string"));
+        }
+        let cap = units * 3 + 1;
+        buf.clear();
+        buf.reserve(cap);
+        let mut written = 0usize;
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(self.env, self.value, buf.as_mut_ptr().cast(), cap, &mut written)
+        };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::GenericFailure, "[INTERNAL] could not read the JSON string"));
+        }
+        unsafe { buf.set_len(written) };
+        Ok(())
+    }
 }
 
 async fn on_core<T: Send + 'static>(
@@ -108,15 +149,22 @@ impl NativeBucketStore {
             o.wal = Some(WalOptions { sync_interval: Duration::from_secs_f64(secs), max_size: max as u64 });
         }
         let inner = runtime().block_on(BucketStore::open(o)).napi()?;
-        Ok(NativeBucketStore { inner })
+        Ok(NativeBucketStore { inner, scratch: Default::default() })
     }
 
     /// Appends a JSON array of records. Returns 0 when acknowledged, a positive WAL position
     /// to pass to `settle` when an fsync must come first, or -1 when the caller should
     /// `settle(-1)` for back-pressure.
     #[napi]
-    pub fn put_json(&self, json: String) -> Result<f64> {
-        Ok(match self.inner.put_json(json.into_bytes()).napi()? {
+    pub fn put_json(&self, #[napi(ts_arg_type = "string")] json: JsText) -> Result<f64> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        json.read_into(&mut scratch)?;
+        let result = self.inner.put_json_in_place(&mut scratch);
+        if scratch.capacity() > SCRATCH_KEEP {
+            *scratch = Vec::new();
+        }
+        drop(scratch);
+        Ok(match result.napi()? {
             PutAck::Done => 0.0,
             PutAck::Sync(lsn) => lsn as f64,
             PutAck::Backpressure => -1.0,
@@ -200,7 +248,7 @@ impl NativeBucketStore {
     pub async fn checkout(&self, version: f64) -> Result<NativeBucketStore> {
         let inner = self.inner.clone();
         let view = on_core(async move { inner.checkout(version as u64).await }).await?;
-        Ok(NativeBucketStore { inner: view })
+        Ok(NativeBucketStore { inner: view, scratch: Default::default() })
     }
 
     #[napi]
