@@ -11,7 +11,10 @@ use futures::TryStreamExt;
 use lance::dataset::optimize::{compact_files, CompactionOptions};
 use lance::dataset::{BatchUDF, ColumnAlteration, NewColumnTransform};
 use lance::dataset::{Dataset, WriteMode, WriteParams};
+use lance::dataset::builder::DatasetBuilder;
 use lance::index::vector::VectorIndexParams;
+use lance::io::ObjectStoreRegistry;
+use lance::session::Session;
 use lance::index::DatasetIndexExt;
 use lance_index::IndexType;
 use lance_linalg::distance::MetricType;
@@ -51,13 +54,23 @@ fn lance_err(context: &str) -> impl FnOnce(lance::Error) -> Error + '_ {
     }
 }
 
+/// Lance caches metadata and indexes per session, by default up to 1 GiB and 6 GiB. Every
+/// bucket shares this one session, whose bounds keep memory set by the buffers, not by how
+/// many versions and files were written.
+fn session() -> Arc<Session> {
+    static SESSION: std::sync::OnceLock<Arc<Session>> = std::sync::OnceLock::new();
+    SESSION
+        .get_or_init(|| Arc::new(Session::new(256 << 20, 32 << 20, Arc::new(ObjectStoreRegistry::default()))))
+        .clone()
+}
+
 pub async fn open_if_exists(uri: &str) -> Result<Option<Dataset>> {
     if let Some(p) = local_path(uri) {
         if !p.join("_versions").exists() {
             return Ok(None);
         }
     }
-    match Dataset::open(uri).await {
+    match DatasetBuilder::from_uri(uri).with_session(session()).load().await {
         Ok(ds) => Ok(Some(ds)),
         Err(lance::Error::DatasetNotFound { .. }) => Ok(None),
         Err(e) => Err(lance_err("opening Lance dataset")(e)),
@@ -78,6 +91,7 @@ pub async fn append(ds: Option<Dataset>, uri: &str, batch: RecordBatch, meta: Ve
     let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
     let params = WriteParams {
         mode: if ds.is_some() { WriteMode::Append } else { WriteMode::Create },
+        session: Some(session()),
         ..Default::default()
     }
     .with_transaction_properties(meta.into_iter().collect());
@@ -108,7 +122,14 @@ pub async fn checkout(ds: &Dataset, version: u64) -> Result<Dataset> {
 }
 
 pub async fn compact(ds: &mut Dataset) -> Result<(usize, usize)> {
-    let m = compact_files(ds, CompactionOptions::default(), None).await.map_err(lance_err("compacting"))?;
+    // One rewrite at a time with a modest read-ahead: compaction runs next to ingestion, and
+    // its transient memory (not the buffers) would otherwise set the process's peak RSS.
+    let opts = CompactionOptions {
+        num_threads: Some(1),
+        io_buffer_size: Some(32 << 20),
+        ..CompactionOptions::default()
+    };
+    let m = compact_files(ds, opts, None).await.map_err(lance_err("compacting"))?;
     Ok((m.fragments_removed, m.fragments_added))
 }
 

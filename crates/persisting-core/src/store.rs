@@ -493,6 +493,20 @@ impl BucketStore {
         }
     }
 
+    /// As `sync_wal`, blocking the calling thread (which must not be a runtime worker).
+    pub fn sync_wal_blocking(&self, lsn: u64) -> Result<u64> {
+        match &self.wal {
+            Some(w) => {
+                w.sync_blocking_to(lsn)?;
+                if let Some(m) = &self.metrics {
+                    m.fsyncs.inc_by(w.fsync_count().saturating_sub(m.fsyncs.get()));
+                }
+                Ok(w.synced_lsn().max(lsn))
+            }
+            None => Ok(lsn),
+        }
+    }
+
     /// Waits until the buffer is back under its limit (a flush ran).
     pub async fn relieve(self: &Arc<Self>) -> Result<()> {
         let limit = self.high_water();
@@ -658,6 +672,7 @@ impl BucketStore {
         let Some(ds) = ds else { return Ok((0, 0)) };
         let mut ds = ds.as_ref().clone();
         let r = lance_io::compact(&mut ds).await?;
+        release_free_memory();
         if let Some(local) = lance_io::local_path(&self.uri) {
             let mut synced = self.synced_files.lock().unwrap();
             lance_io::fsync_tree(&local, &mut synced)?;
@@ -856,6 +871,15 @@ impl BucketStore {
 
     pub fn is_closed(&self) -> bool {
         self.state.lock().unwrap().closed
+    }
+}
+
+/// Compaction allocates and frees hundreds of MB across several threads' malloc arenas; glibc
+/// keeps those pages, so each compaction would ratchet RSS up. Hand them back to the OS.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

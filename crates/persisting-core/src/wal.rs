@@ -538,6 +538,13 @@ impl Wal {
         lock(&self.inner.sync).synced
     }
 
+    /// Blocks until everything up to `lsn` is `fdatasync`ed (same group commit as `sync`).
+    /// For callers already on a thread that may block: no runtime hop before the fsync.
+    pub fn sync_blocking_to(&self, lsn: u64) -> Result<()> {
+        let lsn = lsn.min(lock(&self.inner.writer).lsn);
+        self.inner.sync_blocking_to(lsn)
+    }
+
     /// Blocks until everything appended so far is `fdatasync`ed (same group commit as `sync`).
     pub fn sync_blocking(&self) -> Result<()> {
         let target = lock(&self.inner.writer).lsn;

@@ -106,6 +106,30 @@ impl JsText {
     }
 }
 
+/// Runs on a libuv worker, which may block: the group-commit fsync happens right there, one
+/// thread hop from the caller instead of three (binding runtime, core runtime, blocking pool).
+pub struct Settle {
+    inner: Arc<BucketStore>,
+    ack: f64,
+}
+
+impl Task for Settle {
+    type Output = f64;
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<f64> {
+        if self.ack > 0.0 {
+            self.inner.sync_wal_blocking(self.ack as u64).map(|d| d as f64).napi()
+        } else {
+            runtime().block_on(self.inner.relieve()).map(|_| 0.0).napi()
+        }
+    }
+
+    fn resolve(&mut self, _env: Env, output: f64) -> Result<f64> {
+        Ok(output)
+    }
+}
+
 async fn on_core<T: Send + 'static>(
     fut: impl std::future::Future<Output = persisting_core::Result<T>> + Send + 'static,
 ) -> Result<T> {
@@ -174,17 +198,9 @@ impl NativeBucketStore {
     /// Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
     /// durable up to (often past `ack`, so one call can acknowledge many puts); for -1, with 0
     /// once the buffer is back under its limit.
-    #[napi]
-    pub async fn settle(&self, ack: f64) -> Result<f64> {
-        let inner = self.inner.clone();
-        on_core(async move {
-            if ack > 0.0 {
-                inner.sync_wal(ack as u64).await.map(|d| d as f64)
-            } else {
-                inner.relieve().await.map(|_| 0.0)
-            }
-        })
-        .await
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn settle(&self, ack: f64) -> AsyncTask<Settle> {
+        AsyncTask::new(Settle { inner: self.inner.clone(), ack })
     }
 
     #[napi]
