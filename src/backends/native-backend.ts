@@ -157,8 +157,12 @@ export abstract class NativeBackend implements StorageBackend {
   private awaitDurable(lsn: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ lsn, resolve, reject })
-      // Puts issued in the same tick (resolved producers continue as microtasks) share the call.
-      if (!this.syncQueued) {
+      if (this.inFlight === 0) {
+        // The disk is idle: start now. Puts made while this fsync runs form the next round,
+        // so producers fall into cohorts and JavaScript works while the disk syncs.
+        this.requestSync()
+      } else if (!this.syncQueued) {
+        // Puts issued in the same tick (resolved producers continue as microtasks) share one call.
         this.syncQueued = true
         queueMicrotask(() => {
           this.syncQueued = false

@@ -71,7 +71,13 @@ fn wal_append(c: &mut Criterion) {
         for codec in [Compression::None, Compression::Zstd] {
             let dir = tempfile::tempdir().unwrap();
             let (wal, _) = Wal::open(
-                WalConfig { dir: dir.path().join("wal"), sync_interval: interval, max_size: u64::MAX, compression: codec },
+                WalConfig {
+                    dir: dir.path().join("wal"),
+                    sync_interval: interval,
+                    max_size: u64::MAX,
+                    compression: codec,
+                    defer_writes: true, // as the store configures it (only applies to interval 0)
+                },
                 0,
             )
             .unwrap();

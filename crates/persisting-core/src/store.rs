@@ -195,6 +195,7 @@ impl BucketStore {
                     sync_interval: w.sync_interval,
                     max_size: w.max_size,
                     compression: opts.compression,
+                    defer_writes: true,
                 };
                 let (wal, rec) = Wal::open(cfg, persisted)?;
                 (Some(Arc::new(wal)), Some(rec))
