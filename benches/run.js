@@ -44,6 +44,7 @@ const PLAN = QUICK
   ? {
       mode: 'quick',
       timeCapSec: 1.5,
+      repeats: 1,
       countsA: { 1: 20_000, 100: 30_000, 1000: 100_000, 10000: 100_000 },
       countsB: { 100: 5_000, 1000: 20_000 },
       variantBatches: [1000],
@@ -59,6 +60,9 @@ const PLAN = QUICK
   : {
       mode: 'full',
       timeCapSec: 8,
+      // Set-A ingest cases at the headline batch sizes (ours and peers alike) run this many
+      // times and report the median run: this shared machine has second-long disk stalls.
+      repeats: 3,
       countsA: { 1: 100_000, 100: 200_000, 1000: 300_000, 10000: 500_000 },
       countsB: { 100: 20_000, 1000: 100_000, 10000: 100_000 },
       variantBatches: [1000, 10000],
@@ -103,6 +107,20 @@ const PEERS = {
 }
 // Which of our configurations is the like-for-like durability match for each peer.
 const MATCH = { lancedb: 'p-off', 'sqlite-normal': 'p-0.1', 'sqlite-full': 'p-0', lmdb: 'p-0', level: 'p-0' }
+
+/** Batch sizes whose set-A ingest cases are repeated (median run kept). */
+const REPEATED_BATCHES = new Set([1, 1000])
+
+/** Runs an ingest case `PLAN.repeats` times when it is a headline case; keeps the median run. */
+async function runIngest(args, label) {
+  const n = args.set === 'A' && REPEATED_BATCHES.has(args.batch) ? PLAN.repeats : 1
+  const runs = []
+  for (let i = 0; i < n; i++) runs.push(await runCase(args, n > 1 ? `${label} (run ${i + 1}/${n})` : label))
+  const ok = runs.filter((r) => r && !r.error && Number.isFinite(r.recPerSec))
+  if (ok.length === 0 || n === 1) return runs[runs.length - 1]
+  ok.sort((a, b) => a.recPerSec - b.recPerSec)
+  return { ...ok[(ok.length - 1) >> 1], runRates: runs.map((r) => r?.recPerSec ?? null) }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Child processes.
@@ -328,7 +346,7 @@ async function main() {
       if (!peerOk(key)) continue
       for (const [set, counts] of [['A', PLAN.countsA], ['B', PLAN.countsB]]) {
         for (const batch of Object.keys(counts).map(Number)) {
-          const res = await runCase(
+          const res = await runIngest(
             { kind: 'ingest', contender: p.contender, options: p.options, set, batch, records: counts[batch], timeCapSec: PLAN.timeCapSec },
             `${p.label}, set ${set}, batch ${batch}`,
           )
@@ -350,7 +368,7 @@ async function main() {
     }
     for (const [key, c] of Object.entries(OURS)) {
       for (const batch of BATCHES_A) {
-        const res = await runCase(
+        const res = await runIngest(
           { kind: 'ingest', contender: c.contender, options: c.options, set: 'A', batch, records: PLAN.countsA[batch], timeCapSec: PLAN.timeCapSec },
           `${c.label}, set A, batch ${batch}${batch === 1 ? ' (await put() loop)' : ''}`,
         )

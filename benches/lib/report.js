@@ -254,6 +254,12 @@ export function buildMarkdown(res, ctx) {
       'sync in the background (both survive a process crash, may lose the last moments on power loss); SQLite FULL, lmdb `flushed`, classic-level ' +
       '`sync: true` and our WAL 0 fsync before acknowledging.',
   )
+  if (P.repeats > 1) {
+    A(
+      `- Set-A ingestion at batch sizes 1 and 1000 (ours and the peers alike) ran ${P.repeats} times each; the tables show the median run ` +
+        '(the raw results keep every run\'s rate as `runRates`). This shared machine has occasional second-long disk stalls.',
+    )
+  }
   A(
     '- The Rust core alone (WAL append per sync policy, JSON → Arrow decode, Lance append, read by offset, WAL recovery) is measured with ' +
       'criterion in [benchmarks-core.md](benchmarks-core.md) (`npm run bench:core`); where the time goes is in [performance.md](performance.md).',
