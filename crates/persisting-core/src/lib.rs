@@ -8,6 +8,7 @@ pub mod error;
 pub mod fault;
 pub mod json;
 pub mod lance_io;
+mod memory;
 pub mod metrics;
 pub mod store;
 pub mod wal;
@@ -23,7 +24,7 @@ use std::sync::OnceLock;
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        bound_allocator_retention();
+        memory::bound_allocator_retention();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("persisting-io")
@@ -31,15 +32,4 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("tokio runtime")
     })
-}
-
-/// Buffers, decoded batches and compaction move tens of MB at a time across threads. glibc's
-/// adaptive mmap threshold lets such blocks settle in per-thread arenas that keep their peak
-/// forever, so RSS ratchets up with every compaction. A fixed 4 MiB threshold sends big blocks
-/// to mmap, which returns them to the OS when freed.
-fn bound_allocator_retention() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
 }

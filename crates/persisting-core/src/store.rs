@@ -422,8 +422,7 @@ impl BucketStore {
             }
         }
         let threshold = self.opts.flush_threshold as u64;
-        let wal_full = self.wal.as_ref().map(|w| w.current_segment_size() >= self.opts.wal.as_ref().unwrap().max_size).unwrap_or(false);
-        if (buffer_rows >= threshold || wal_full) && !flushing {
+        if (buffer_rows >= threshold || self.wal_full()) && !flushing {
             self.schedule_flush();
         }
         if let (Some(lsn), Some(w)) = (lsn, &self.opts.wal) {
@@ -473,11 +472,12 @@ impl BucketStore {
 
     fn over_limits(&self) -> bool {
         let buffered = self.buffer_count();
-        let wal_full = match (&self.wal, &self.opts.wal) {
-            (Some(w), Some(o)) => w.current_segment_size() >= o.max_size,
-            _ => false,
-        };
-        buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || wal_full)
+        buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || self.wal_full())
+    }
+
+    /// The current WAL segment reached `maxWalSize`: a flush (which rotates it) is due.
+    fn wal_full(&self) -> bool {
+        self.wal.as_ref().is_some_and(|w| w.should_rotate())
     }
 
     /// Waits until the WAL is durable up to `lsn`; returns the LSN it is durable up to (>= `lsn`).
@@ -485,10 +485,7 @@ impl BucketStore {
         match &self.wal {
             Some(w) => {
                 w.sync(lsn).await?;
-                if let Some(m) = &self.metrics {
-                    m.fsyncs.inc_by(w.fsync_count().saturating_sub(m.fsyncs.get()));
-                }
-                Ok(w.synced_lsn().max(lsn))
+                Ok(self.synced(w, lsn))
             }
             None => Ok(lsn),
         }
@@ -499,13 +496,18 @@ impl BucketStore {
         match &self.wal {
             Some(w) => {
                 w.sync_blocking_to(lsn)?;
-                if let Some(m) = &self.metrics {
-                    m.fsyncs.inc_by(w.fsync_count().saturating_sub(m.fsyncs.get()));
-                }
-                Ok(w.synced_lsn().max(lsn))
+                Ok(self.synced(w, lsn))
             }
             None => Ok(lsn),
         }
+    }
+
+    /// After a successful sync to `lsn`: counts the fsyncs and returns how far the WAL is durable.
+    fn synced(&self, w: &Wal, lsn: u64) -> u64 {
+        if let Some(m) = &self.metrics {
+            m.fsyncs.inc_by(w.fsync_count().saturating_sub(m.fsyncs.get()));
+        }
+        w.synced_lsn().max(lsn)
     }
 
     /// Waits until the buffer is back under its limit (a flush ran).
@@ -673,7 +675,7 @@ impl BucketStore {
         let Some(ds) = ds else { return Ok((0, 0)) };
         let mut ds = ds.as_ref().clone();
         let r = lance_io::compact(&mut ds).await?;
-        release_free_memory();
+        crate::memory::release_free_memory();
         if let Some(local) = lance_io::local_path(&self.uri) {
             let mut synced = self.synced_files.lock().unwrap();
             lance_io::fsync_tree(&local, &mut synced)?;
@@ -872,15 +874,6 @@ impl BucketStore {
 
     pub fn is_closed(&self) -> bool {
         self.state.lock().unwrap().closed
-    }
-}
-
-/// Compaction allocates and frees hundreds of MB across several threads' malloc arenas; glibc
-/// keeps those pages, so each compaction would ratchet RSS up. Hand them back to the OS.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

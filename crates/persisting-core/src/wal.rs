@@ -563,8 +563,7 @@ impl Wal {
 
     /// Blocks until everything appended so far is `fdatasync`ed (same group commit as `sync`).
     pub fn sync_blocking(&self) -> Result<()> {
-        let target = lock(&self.inner.writer).lsn;
-        self.inner.sync_blocking_to(target)
+        self.sync_blocking_to(u64::MAX)
     }
 
     /// Seals the current segment (fsyncs it) and starts a new one (created, fsynced and its
