@@ -30,6 +30,13 @@ if [[ $want_test -eq 1 ]] && ! command -v promtool >/dev/null 2>&1; then
   apt_install prometheus || echo "setup: promtool unavailable; the promtool check will be skipped"
 fi
 
+# Native devDependencies (better-sqlite3, ...) may compile from source; node-gyp then needs the
+# Node headers, which it would download from nodejs.org. Use the installed ones when present.
+node_prefix=$(dirname "$(dirname "$(command -v node)")")
+if [[ -z "${npm_config_nodedir:-}" && -f "$node_prefix/include/node/node.h" ]]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci"
   # npm ci refuses a lock file that lacks other platforms' optional packages; install then.
