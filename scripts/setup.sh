@@ -8,9 +8,8 @@ cd "$(dirname "$0")/.."
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
-# Compiled Lance/DataFusion live outside the clone so every clone and CI run reuses them.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/persisting-target}"
-mkdir -p "$CARGO_TARGET_DIR"
+# Cargo target dir outside the clone and a vendored protoc: shared with scripts/test.sh.
+source scripts/env.sh
 
 apt_install() {
   local sudo=""
@@ -21,10 +20,6 @@ apt_install() {
   }
 }
 
-if ! command -v protoc >/dev/null 2>&1; then
-  echo "setup: installing protobuf-compiler (protoc, needed by the lance crate)"
-  apt_install protobuf-compiler
-fi
 if [[ $want_test -eq 1 ]] && ! command -v promtool >/dev/null 2>&1; then
   echo "setup: installing prometheus (promtool, used to check the metrics text)"
   apt_install prometheus || echo "setup: promtool unavailable; the promtool check will be skipped"

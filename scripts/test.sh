@@ -2,7 +2,7 @@
 # The whole test suite: Rust core tests, the generated-typings drift check, and Vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/persisting-target}"
+source scripts/env.sh
 
 # napi builds with an explicit --target; testing with the same one shares every compiled crate.
 host=$(rustc -vV | sed -n 's/^host: //p')
