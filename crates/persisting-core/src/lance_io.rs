@@ -83,6 +83,69 @@ pub fn arrow_schema(ds: &Dataset) -> SchemaRef {
     Arc::new(Schema::from(ds.schema()))
 }
 
+/// Schema-metadata key of the dataset: a JSON array naming the top-level fields that were null
+/// in every record stored so far. Lance cannot store Arrow's Null type, and storing them as
+/// some placeholder type would fix a type nobody asked for (a later integer would then be
+/// "changed type from string"). So such a field has no Lance column at all; this list keeps it
+/// known across reopen (LanceBackend accepts it later even though its schema is fixed), and
+/// its first typed value adds the column with `add_columns(AllNulls)`: one commit, no data
+/// rewrite, and older rows read as null. A name that also has a column is typed (the column
+/// wins), so the list is only ever added to, and a crash between any two commits leaves a
+/// state that opens: list first, then rows; column first, then rows.
+pub const UNTYPED_KEY: &str = "persisting:untyped";
+
+pub fn untyped_names(schema: &Schema) -> Vec<String> {
+    schema
+        .metadata()
+        .get(UNTYPED_KEY)
+        .and_then(|v| serde_json::from_str::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+}
+
+/// Schema metadata listing `names` as untyped (empty when there are none).
+pub fn untyped_metadata(names: &[String]) -> std::collections::HashMap<String, String> {
+    let mut md = std::collections::HashMap::new();
+    if !names.is_empty() {
+        md.insert(UNTYPED_KEY.to_string(), serde_json::to_string(names).expect("names serialise"));
+    }
+    md
+}
+
+/// The bucket's schema as stored: Lance's columns (without codec metadata), then the fields
+/// still untyped, as Null.
+pub fn stored_schema(ds: &Dataset) -> Schema {
+    let full = arrow_schema(ds);
+    let mut fields: Vec<Field> = strip_metadata(&full).fields().iter().map(|f| f.as_ref().clone()).collect();
+    for name in untyped_names(&full) {
+        if !fields.iter().any(|f| f.name() == &name) {
+            fields.push(Field::new(name, DataType::Null, true));
+        }
+    }
+    Schema::new(fields)
+}
+
+/// Adds to the untyped list every Null field of `schema` that has no column (one metadata
+/// commit, only when the list grows). Called before the rows that carry those fields are
+/// appended, so a crash in between leaves a name with no rows, which is harmless.
+pub async fn record_untyped(ds: &mut Dataset, schema: &Schema) -> Result<()> {
+    let full = arrow_schema(ds);
+    let mut names = untyped_names(&full);
+    let before = names.len();
+    for f in schema.fields() {
+        if f.data_type() == &DataType::Null && full.field_with_name(f.name()).is_err() && !names.contains(f.name()) {
+            names.push(f.name().clone());
+        }
+    }
+    if names.len() == before {
+        return Ok(());
+    }
+    let value = serde_json::to_string(&names).expect("names serialise");
+    ds.update_schema_metadata([(UNTYPED_KEY, value.as_str())])
+        .await
+        .map_err(lance_err("recording untyped fields"))?;
+    Ok(())
+}
+
 pub async fn count_rows(ds: &Dataset) -> Result<u64> {
     Ok(ds.count_rows(None).await.map_err(lance_err("counting rows"))? as u64)
 }
@@ -201,15 +264,19 @@ pub async fn compact(ds: &mut Dataset, durability: &Durability) -> Result<(usize
     Ok((m.fragments_removed, m.fragments_added))
 }
 
-/// Brings the stored schema up to `target` (top-level fields): new nullable columns are added
-/// without touching data; a widened column (int -> float, all-null -> typed) is rewritten.
-/// Each step is one commit and leaves a consistent dataset, so a crash between steps only
-/// leaves evolution for the next flush (whose buffer, replayed from the WAL, still needs it).
+/// Brings the stored schema up to `target` (top-level fields): new nullable columns (and
+/// untyped fields getting their first type) are added without touching data; a widened column
+/// (int -> float) is rewritten. Fields still Null in `target` get no column. Each step is one
+/// commit and leaves a consistent dataset, so a crash between steps only leaves evolution for
+/// the next flush (whose buffer, replayed from the WAL, still needs it).
 pub async fn evolve(ds: &mut Dataset, target: &Schema, codec: Option<&str>, durability: &Durability) -> Result<bool> {
     let current = strip_metadata(&Schema::from(ds.schema()));
     let mut added: Vec<Field> = Vec::new();
     let mut widened: Vec<Field> = Vec::new();
     for f in target.fields() {
+        if f.data_type() == &DataType::Null {
+            continue;
+        }
         match current.field_with_name(f.name()) {
             Err(_) => added.push(f.as_ref().clone()),
             Ok(cf) if strip_metadata(&Schema::new(vec![cf.clone()])) != strip_metadata(&Schema::new(vec![f.as_ref().clone()])) => {

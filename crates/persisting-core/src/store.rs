@@ -16,7 +16,7 @@ use lance::dataset::Dataset;
 use tokio::sync::watch;
 
 use crate::codec::Compression;
-use crate::conform::{conform_batch, strip_metadata, with_compression};
+use crate::conform::{conform_batch, fill_missing, strip_metadata, with_compression};
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::fault;
 use crate::json::{self, MergeMode};
@@ -307,7 +307,7 @@ impl BucketStore {
         lock: Option<BucketLock>,
         read_only: bool,
     ) -> BucketStore {
-        let schema = ds.as_ref().map(|d| Arc::new(strip_metadata(&lance_io::arrow_schema(d))));
+        let schema = ds.as_ref().map(|d| Arc::new(lance_io::stored_schema(d)));
         let metrics = (opts.metrics && !read_only)
             .then(|| BucketMetrics::new(opts.topic.as_deref().unwrap_or(""), &opts.bucket_id.to_string()));
         let (total, _) = watch::channel(persisted);
@@ -442,8 +442,8 @@ impl BucketStore {
             let schema = st.schema.clone().unwrap();
             match json::decode_rows(bytes, &schema, rows.unwrap()) {
                 Ok(b) => return Ok(b),
-                Err(e) if mode == MergeMode::Fixed => return Err(e),
-                Err(_) => {} // nested change: take the slow path, which names the field
+                // A type change (named there), or an integer beyond i64 that widens in any mode.
+                Err(_) => {}
             }
         }
         let inferred = json::infer_rows(bytes)?;
@@ -780,25 +780,9 @@ impl BucketStore {
         st.buffer.drain(..k);
         st.buffer_rows -= rows;
         st.persisted += rows;
-        let stored = Arc::new(strip_metadata(&lance_io::arrow_schema(&ds)));
-        // All-null fields were stored with a concrete type; the buffer adopts it.
-        if let Some(cur) = st.schema.clone() {
-            let adopted = Schema::new(
-                cur.fields()
-                    .iter()
-                    .map(|f| match stored.field_with_name(f.name()) {
-                        Ok(sf) if f.data_type() == &arrow_schema::DataType::Null => sf.clone(),
-                        _ => f.as_ref().clone(),
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            if adopted != *cur {
-                let adopted = Arc::new(adopted);
-                let conformed: Result<Vec<_>> = st.buffer.iter().map(|c| c.conform(&adopted)).collect();
-                st.buffer = conformed?;
-                st.schema = Some(adopted);
-            }
-        }
+        // Fields still untyped stay Null in the buffer: they have no column yet (see
+        // `lance_io::UNTYPED_KEY`), so there is no stored type to adopt.
+        let stored = Arc::new(lance_io::stored_schema(&ds));
         st.stored = Some(stored);
         st.dataset = Some(Arc::new(ds));
         st.flush_error = None;
@@ -816,9 +800,14 @@ impl BucketStore {
         let codec = lance_codec(self.opts.compression);
         let mut ds = dataset.map(|d| d.as_ref().clone());
         if let (Some(d), Some(stored)) = (ds.as_mut(), stored.as_ref()) {
-            if stored.as_ref() != &strip_metadata(schema) && self.opts.evolve_schema {
-                lance_io::evolve(d, schema, codec, &self.durability).await?;
-                fault::point("after_evolve")?;
+            // In every mode (merge_by_field let through only what the mode allows): widened
+            // numbers, untyped fields that got a type, and (evolving) new fields.
+            if stored.as_ref() != &strip_metadata(schema) {
+                if lance_io::evolve(d, schema, codec, &self.durability).await? {
+                    fault::point("after_evolve")?;
+                }
+                lance_io::record_untyped(d, schema).await?;
+                self.durability.after_commit()?;
             }
         }
         // Lance orders columns as stored; new columns come last.
@@ -901,7 +890,7 @@ impl BucketStore {
                 let mut s = offset;
                 while s < stop {
                     let e = (s + 65_536).min(stop);
-                    parts.push(lance_io::take_range(&ds, s, e).await?);
+                    parts.push(fill_missing(lance_io::take_range(&ds, s, e).await?, schema.as_deref())?);
                     s = e;
                 }
             }
@@ -1013,7 +1002,7 @@ impl BucketStore {
             },
         };
         let persisted = lance_io::count_rows(&newer).await?;
-        let schema = Arc::new(strip_metadata(&lance_io::arrow_schema(&newer)));
+        let schema = Arc::new(lance_io::stored_schema(&newer));
         let mut st = self.state.lock().unwrap();
         st.persisted = persisted;
         st.schema = Some(schema.clone());
@@ -1187,21 +1176,16 @@ fn merge_by_field(cur: &Schema, new: &Schema, mode: MergeMode, stored: Option<&S
     Ok(Schema::new(fields))
 }
 
-/// Lance cannot store the Arrow Null type; a field that was null in every record so far is
-/// stored as a nullable string until evolution gives it a real type.
+/// The schema a new dataset is created with. Lance cannot store the Arrow Null type, and a
+/// field null in every record so far has no type yet: it gets no column, and the schema
+/// metadata names it, so it stays known (and typable, even on a fixed schema) after a reopen.
 fn storage_schema(schema: &Schema) -> Schema {
-    Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| {
-                if f.data_type() == &arrow_schema::DataType::Null {
-                    arrow_schema::Field::new(f.name(), arrow_schema::DataType::Utf8, true)
-                } else {
-                    f.as_ref().clone()
-                }
-            })
-            .collect::<Vec<_>>(),
+    let (untyped, typed): (Vec<_>, Vec<_>) =
+        schema.fields().iter().partition(|f| f.data_type() == &arrow_schema::DataType::Null);
+    let names: Vec<String> = untyped.iter().map(|f| f.name().clone()).collect();
+    Schema::new_with_metadata(
+        typed.into_iter().map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
+        lance_io::untyped_metadata(&names),
     )
 }
 
