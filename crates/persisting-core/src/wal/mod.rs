@@ -19,13 +19,16 @@
 
 
 mod format;
+mod fs;
 mod group_commit;
 mod recovery;
 mod writer;
+#[cfg(any(test, feature = "fault-fs"))]
+pub mod fault_fs;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -37,6 +40,7 @@ use crate::codec::Compression;
 use crate::error::Result;
 
 pub use format::segment_file_name;
+pub use fs::{OsFs, WalFile, WalFs};
 use group_commit::{Background, SyncState};
 use writer::Writer;
 
@@ -50,6 +54,19 @@ pub const PAYLOAD_HEADER_LEN: usize = 14;
 pub const MAX_FRAME_LEN: usize = 1 << 30;
 /// Largest uncompressed entry accepted by `append` and produced by recovery.
 pub const MAX_ENTRY_LEN: usize = 1 << 30;
+/// Subdirectory of the WAL directory that damaged or unreachable segments are moved into.
+pub const QUARANTINE_DIR: &str = "quarantine";
+
+/// What recovery does with damage (a torn, corrupt or undecodable frame, or a sequence gap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Keep everything before the first damage, cut the damaged segment there, move every
+    /// later segment into `quarantine/` and open.
+    #[default]
+    PointInTime,
+    /// Refuse to open (`WAL_CORRUPT`) on any damage except a torn tail of the newest segment.
+    Absolute,
+}
 
 #[derive(Debug, Clone)]
 pub struct WalConfig {
@@ -66,6 +83,23 @@ pub struct WalConfig {
     /// that fsync anyway, so a crash loses nothing acknowledged, and producers stop paying a
     /// system call per record.
     pub defer_writes: bool,
+    pub recovery_mode: RecoveryMode,
+    /// The file system; [`OsFs`] except in tests that simulate power loss.
+    pub fs: Arc<dyn WalFs>,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            dir: PathBuf::new(),
+            sync_interval: Duration::ZERO,
+            max_size: 64 << 20,
+            compression: Compression::None,
+            defer_writes: false,
+            recovery_mode: RecoveryMode::PointInTime,
+            fs: OsFs::shared(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,21 +119,36 @@ pub struct Truncation {
     pub reason: String,
 }
 
+/// Bytes recovery set aside instead of replaying: a whole segment after the first damage, or
+/// the dropped part of a segment cut at damage that is not a torn tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    /// Where the bytes were (the segment file).
+    pub segment: PathBuf,
+    /// Where they are now, under `<dir>/quarantine/`.
+    pub moved_to: PathBuf,
+    pub reason: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Recovery {
+    /// Contiguous entries ending the WAL, the first one covering `min_seq`.
     pub entries: Vec<WalEntry>,
     pub truncations: Vec<Truncation>,
+    pub quarantined: Vec<Quarantine>,
 }
 
 /// Write-ahead log of one bucket. `Send + Sync`; share it as `Arc<Wal>`.
 pub struct Wal {
     inner: Arc<Inner>,
     background: Mutex<Option<Background>>,
-    lock_file: Mutex<Option<File>>,
+    /// Held for the life of the WAL; dropping it releases the directory lock.
+    lock_guard: Mutex<Option<Box<dyn Any + Send + Sync>>>,
 }
 
 struct Inner {
     dir: PathBuf,
+    fs: Arc<dyn WalFs>,
     compression: Compression,
     defer_writes: bool,
     max_size: u64,
@@ -179,9 +228,7 @@ impl Wal {
             Some(t) => self.inner.sync_blocking_to(t),
             None => Ok(()),
         };
-        if let Some(f) = lock(&self.lock_file).take() {
-            let _ = fs4::fs_std::FileExt::unlock(&f);
-        }
+        drop(lock(&self.lock_guard).take());
         res
     }
 }

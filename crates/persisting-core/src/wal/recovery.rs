@@ -1,9 +1,7 @@
 //! Opening a WAL directory: lock, replay every segment, cut damaged tails.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use tokio::sync::Notify;
 
 use super::format::{decode_payload, parse_segment_name, segment_file_name};
+use super::fs::{ReadAt, WalFs};
 use super::group_commit::{spawn_background, SyncState};
 use super::writer::{create_segment, fsync_dir, Writer};
 use super::{Inner, Recovery, Truncation, Wal, WalConfig, WalEntry, FRAME_HEADER_LEN, MAX_FRAME_LEN, PAYLOAD_HEADER_LEN};
@@ -21,19 +20,20 @@ const LOCK_FILE: &str = "LOCK";
 
 /// Reads one segment, cutting it back at the first bad frame. Returns the good length.
 fn recover_segment(
+    fs: &dyn WalFs,
     path: &Path,
     min_seq: u64,
     entries: &mut Vec<WalEntry>,
     truncations: &mut Vec<Truncation>,
 ) -> Result<u64> {
     let ctx = |what: &str| format!("{what} WAL segment {}", path.display());
-    let file = OpenOptions::new().read(true).write(true).open(path).code(ErrorCode::WalIo, &ctx("open"))?;
-    let len = file.metadata().code(ErrorCode::WalIo, &ctx("stat"))?.len();
-    let mut reader = BufReader::with_capacity(256 * 1024, &file);
+    let file = fs.open(path).code(ErrorCode::WalIo, &ctx("open"))?;
+    let len = file.len().code(ErrorCode::WalIo, &ctx("stat"))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, ReadAt { file: &*file, pos: 0 });
     let mut pos = 0u64;
     let mut bad: Option<String> = None;
     // Maps a read error to "torn" (file shorter than it claimed) or a real I/O error.
-    let read_exact = |r: &mut BufReader<&File>, buf: &mut [u8]| -> Result<bool> {
+    let read_exact = |r: &mut BufReader<ReadAt<'_>>, buf: &mut [u8]| -> Result<bool> {
         match r.read_exact(buf) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
@@ -102,9 +102,8 @@ fn recover_segment(
     Ok(pos)
 }
 
-fn lock_error(lock_path: &Path) -> Error {
-    let holder = fs::read_to_string(lock_path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let by = match holder {
+fn lock_error(fs: &dyn WalFs, lock_path: &Path) -> Error {
+    let by = match fs.lock_holder(lock_path) {
         Some(pid) => format!(" (last opened by pid {pid})"),
         None => String::new(),
     };
@@ -117,47 +116,32 @@ fn lock_error(lock_path: &Path) -> Error {
         ),
     )
 }
+
 impl Wal {
     /// Creates the directory, locks `<dir>/LOCK`, recovers every segment (cutting torn or
     /// corrupt tails), skips entries with `first_seq + count <= min_seq`, and starts a new
     /// segment for appends. Empty segments left over from earlier runs are removed.
     pub fn open(cfg: WalConfig, min_seq: u64) -> Result<(Wal, Recovery)> {
         let dir = cfg.dir.clone();
-        let existed = dir.is_dir();
-        fs::create_dir_all(&dir).code(ErrorCode::WalIo, &format!("create WAL directory {}", dir.display()))?;
+        let fs = cfg.fs.clone();
+        let existed = fs.is_dir(&dir);
+        fs.create_dir_all(&dir).code(ErrorCode::WalIo, &format!("create WAL directory {}", dir.display()))?;
         if !existed {
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fsync_dir(parent)?;
+                fsync_dir(&*fs, parent)?;
             }
         }
 
         let lock_path = dir.join(LOCK_FILE);
-        let lock_file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .code(ErrorCode::WalIo, &format!("open WAL lock {}", lock_path.display()))?;
-        match fs4::fs_std::FileExt::try_lock_exclusive(&lock_file) {
-            Ok(true) => {}
-            Ok(false) => return Err(lock_error(&lock_path)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(lock_error(&lock_path)),
-            Err(e) => {
-                return Err(Error::with_source(
-                    ErrorCode::WalIo,
-                    format!("lock WAL {}", lock_path.display()),
-                    e,
-                ))
-            }
-        }
-        // Diagnostics only: which process holds the lock.
-        let _ = lock_file.set_len(0).and_then(|_| lock_file.write_all_at(std::process::id().to_string().as_bytes(), 0));
+        let lock_guard = match fs.try_lock(&lock_path) {
+            Ok(Some(guard)) => guard,
+            Ok(None) => return Err(lock_error(&*fs, &lock_path)),
+            Err(e) => return Err(Error::with_source(ErrorCode::WalIo, format!("lock WAL {}", lock_path.display()), e)),
+        };
 
         let mut ids = Vec::new();
-        for entry in fs::read_dir(&dir).code(ErrorCode::WalIo, &format!("list WAL directory {}", dir.display()))? {
-            let entry = entry.code(ErrorCode::WalIo, &format!("list WAL directory {}", dir.display()))?;
-            if let Some(id) = entry.file_name().to_str().and_then(parse_segment_name) {
+        for name in fs.list(&dir).code(ErrorCode::WalIo, &format!("list WAL directory {}", dir.display()))? {
+            if let Some(id) = parse_segment_name(&name) {
                 ids.push(id);
             }
         }
@@ -168,23 +152,24 @@ impl Wal {
         let mut removed_empty = false;
         for &id in &ids {
             let path = dir.join(segment_file_name(id));
-            let len = recover_segment(&path, min_seq, &mut recovery.entries, &mut recovery.truncations)?;
+            let len = recover_segment(&*fs, &path, min_seq, &mut recovery.entries, &mut recovery.truncations)?;
             if len == 0 {
-                fs::remove_file(&path).code(ErrorCode::WalIo, &format!("remove empty WAL segment {}", path.display()))?;
+                fs.remove_file(&path).code(ErrorCode::WalIo, &format!("remove empty WAL segment {}", path.display()))?;
                 removed_empty = true;
             } else {
                 sealed.insert(id, len);
             }
         }
         if removed_empty {
-            fsync_dir(&dir)?;
+            fsync_dir(&*fs, &dir)?;
         }
 
         let seg_id = ids.last().map_or(1, |max| max + 1);
-        let file = create_segment(&dir, seg_id)?;
+        let file = create_segment(&*fs, &dir, seg_id)?;
 
         let inner = Arc::new(Inner {
             dir,
+            fs,
             compression: cfg.compression,
             defer_writes: cfg.defer_writes && cfg.sync_interval.is_zero(),
             max_size: cfg.max_size,
@@ -192,7 +177,7 @@ impl Wal {
                 closed: false,
                 broken: None,
                 seg_id,
-                file: Arc::new(file),
+                file,
                 seg_len: 0,
                 lsn: 0,
                 pending: Vec::new(),
@@ -212,7 +197,7 @@ impl Wal {
         } else {
             Some(spawn_background(&inner, cfg.sync_interval)?)
         };
-        let wal = Wal { inner, background: Mutex::new(background), lock_file: Mutex::new(Some(lock_file)) };
+        let wal = Wal { inner, background: Mutex::new(background), lock_guard: Mutex::new(Some(lock_guard)) };
         Ok((wal, recovery))
     }
 }

@@ -1,14 +1,13 @@
 //! Appends, rotation and segment removal.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::format::{encode_frame, segment_file_name};
+use super::fs::{WalFile, WalFs};
 use super::{lock, Inner, Wal};
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 
@@ -17,7 +16,7 @@ pub(super) struct Writer {
     /// Set when a failed write could not be cut back; the segment may end in garbage.
     pub(super) broken: Option<String>,
     pub(super) seg_id: u64,
-    pub(super) file: Arc<File>,
+    pub(super) file: Arc<dyn WalFile>,
     pub(super) seg_len: u64,
     /// Global end position of everything written (the LSN of the last append).
     pub(super) lsn: u64,
@@ -27,23 +26,16 @@ pub(super) struct Writer {
     pub(super) sealed: BTreeMap<u64, u64>,
 }
 
-pub(super) fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .code(ErrorCode::WalIo, &format!("fsync WAL directory {}", dir.display()))
+pub(super) fn fsync_dir(fs: &dyn WalFs, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir).code(ErrorCode::WalIo, &format!("fsync WAL directory {}", dir.display()))
 }
 
 /// Creates an empty segment and makes its directory entry durable before anything is written.
-pub(super) fn create_segment(dir: &Path, id: u64) -> Result<File> {
+pub(super) fn create_segment(fs: &dyn WalFs, dir: &Path, id: u64) -> Result<Arc<dyn WalFile>> {
     let path = dir.join(segment_file_name(id));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .code(ErrorCode::WalIo, &format!("create WAL segment {}", path.display()))?;
+    let file = fs.create_new(&path).code(ErrorCode::WalIo, &format!("create WAL segment {}", path.display()))?;
     file.sync_all().code(ErrorCode::WalIo, &format!("fsync new WAL segment {}", path.display()))?;
-    fsync_dir(dir)?;
+    fsync_dir(fs, dir)?;
     Ok(file)
 }
 
@@ -71,7 +63,7 @@ impl Wal {
             return Ok(w.lsn);
         }
         let offset = w.seg_len;
-        match inner.write_frame(&w.file, &frame, offset) {
+        match inner.write_frame(&*w.file, &frame, offset) {
             Ok(()) => {
                 w.seg_len += frame.len() as u64;
                 w.lsn += frame.len() as u64;
@@ -106,7 +98,7 @@ impl Wal {
             }
             w.seg_id + 1
         };
-        let file = create_segment(&inner.dir, next)?;
+        let file = create_segment(&*inner.fs, &inner.dir, next)?;
         let mut w = lock(&inner.writer);
         if w.closed {
             return Err(Error::new(ErrorCode::Closed, "WAL is closed"));
@@ -127,7 +119,7 @@ impl Wal {
         let (old_id, old_len) = (w.seg_id, w.seg_len);
         w.sealed.insert(old_id, old_len);
         w.seg_id = next;
-        w.file = Arc::new(file);
+        w.file = file;
         w.seg_len = 0;
         let lsn = w.lsn;
         {
@@ -155,7 +147,7 @@ impl Wal {
         let mut first_err = None;
         for &(id, len) in &doomed {
             let path = inner.dir.join(segment_file_name(id));
-            match fs::remove_file(&path) {
+            match inner.fs.remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -168,7 +160,7 @@ impl Wal {
                 }
             }
         }
-        fsync_dir(&inner.dir)?;
+        fsync_dir(&*inner.fs, &inner.dir)?;
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
@@ -185,7 +177,7 @@ impl Inner {
             return Ok(());
         }
         let offset = w.seg_len - w.pending.len() as u64;
-        let res = self.write_frame(&w.file, &w.pending, offset);
+        let res = self.write_frame(&*w.file, &w.pending, offset);
         w.pending.clear();
         if w.pending.capacity() > 16 << 20 {
             w.pending = Vec::new();
@@ -199,7 +191,7 @@ impl Inner {
         })
     }
 
-    fn write_frame(&self, file: &File, frame: &[u8], offset: u64) -> io::Result<()> {
+    fn write_frame(&self, file: &dyn WalFile, frame: &[u8], offset: u64) -> io::Result<()> {
         #[cfg(test)]
         {
             if self.inject_short_write.swap(false, Ordering::SeqCst) {

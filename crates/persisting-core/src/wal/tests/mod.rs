@@ -16,6 +16,7 @@ pub(super) fn cfg(dir: &Path) -> WalConfig {
         max_size: 64 * 1024 * 1024,
         compression: Compression::None,
         defer_writes: false,
+        ..WalConfig::default()
     }
 }
 
