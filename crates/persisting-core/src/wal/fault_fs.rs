@@ -289,13 +289,26 @@ impl FaultFs {
         self.st().calls.get(&op).copied().unwrap_or(0)
     }
 
+    /// Creates a directory (and its ancestors) as if it had existed durably for a long time.
+    pub fn durable_dir(&self, path: &Path) {
+        let mut st = self.st();
+        for p in path.ancestors().collect::<Vec<_>>().into_iter().rev() {
+            st.dirs.entry(p.to_path_buf()).or_default();
+            if let Ok((parent, name)) = split(p) {
+                let d = st.dirs.get_mut(&parent).unwrap();
+                d.entries.insert(name.clone(), Entry::Dir);
+                d.durable.insert(name, Entry::Dir);
+            }
+        }
+    }
+
     /// Writes a file and makes it and its directory entry durable (test set-up).
     pub fn put_file(&self, path: &Path, bytes: &[u8]) {
         let mut st = self.st();
         let (parent, name) = split(path).expect("file path");
-        if !st.dirs.contains_key(&parent) {
-            st.dirs.insert(parent.clone(), Dir::default());
-        }
+        drop(st);
+        self.durable_dir(&parent);
+        let mut st = self.st();
         let ino = st.next_ino;
         st.next_ino += 1;
         st.inodes.insert(ino, Inode { data: bytes.to_vec(), durable: bytes.to_vec(), unsynced: Vec::new() });

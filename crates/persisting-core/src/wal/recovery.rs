@@ -98,6 +98,10 @@ fn recover_segment(
             t.dropped_bytes
         );
         truncations.push(t);
+    } else if pos > 0 {
+        // What a crashed session wrote may be in the page cache only. It is replayed now and
+        // new records will follow it, so it must not be lost to a power loss any more.
+        file.sync_all().code(ErrorCode::WalIo, &ctx("fsync recovered"))?;
     }
     Ok(pos)
 }
@@ -165,6 +169,7 @@ impl Wal {
         }
 
         let seg_id = ids.last().map_or(1, |max| max + 1);
+        // Also fsyncs the directory, so the kept segments' entries are durable before any append.
         let file = create_segment(&*fs, &dir, seg_id)?;
 
         let inner = Arc::new(Inner {

@@ -3,6 +3,7 @@
 mod damage;
 mod group_commit;
 mod lifecycle;
+mod power_loss;
 
 use super::format::parse_segment_name;
 use super::*;
