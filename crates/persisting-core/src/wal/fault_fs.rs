@@ -304,9 +304,7 @@ impl FaultFs {
 
     /// Writes a file and makes it and its directory entry durable (test set-up).
     pub fn put_file(&self, path: &Path, bytes: &[u8]) {
-        let mut st = self.st();
         let (parent, name) = split(path).expect("file path");
-        drop(st);
         self.durable_dir(&parent);
         let mut st = self.st();
         let ino = st.next_ino;

@@ -21,7 +21,9 @@
 mod format;
 mod fs;
 mod group_commit;
+mod open;
 mod recovery;
+mod scan;
 mod writer;
 #[cfg(any(test, feature = "fault-fs"))]
 pub mod fault_fs;

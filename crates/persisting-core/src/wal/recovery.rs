@@ -1,208 +1,220 @@
-//! Opening a WAL directory: lock, replay every segment, cut damaged tails.
+//! Recovery: read the segments in id order up to the first damage, then either refuse
+//! ([`RecoveryMode::Absolute`]) or keep what came before it and set the rest aside in
+//! `quarantine/` ([`RecoveryMode::PointInTime`]). Nothing is deleted except empty segments and
+//! torn tails; everything kept is fsynced before the WAL accepts appends.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufReader, Read};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use tokio::sync::Notify;
-
-use super::format::{decode_payload, parse_segment_name, segment_file_name};
-use super::fs::{ReadAt, WalFs};
-use super::group_commit::{spawn_background, SyncState};
-use super::writer::{create_segment, fsync_dir, Writer};
-use super::{Inner, Recovery, Truncation, Wal, WalConfig, WalEntry, FRAME_HEADER_LEN, MAX_FRAME_LEN, PAYLOAD_HEADER_LEN};
+use super::format::{parse_segment_name, segment_file_name};
+use super::fs::{WalFile, WalFs};
+use super::scan::{scan_segment, Damage, SeqCheck};
+use super::writer::fsync_dir;
+use super::{Quarantine, Recovery, RecoveryMode, Truncation, QUARANTINE_DIR};
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 
-const LOCK_FILE: &str = "LOCK";
+struct Segment {
+    id: u64,
+    path: PathBuf,
+    file: Arc<dyn WalFile>,
+    len: u64,
+}
 
+fn io_ctx(what: &str, path: &Path) -> String {
+    format!("{what} WAL segment {}", path.display())
+}
 
-/// Reads one segment, cutting it back at the first bad frame. Returns the good length.
-fn recover_segment(
+/// Segment ids in `dir`, sorted.
+fn segment_ids(fs: &dyn WalFs, dir: &Path) -> Result<Vec<u64>> {
+    let names = fs.list(dir).code(ErrorCode::WalIo, &format!("list WAL directory {}", dir.display()))?;
+    let mut ids: Vec<u64> = names.iter().filter_map(|n| parse_segment_name(n)).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Highest segment id named in `quarantine/` (`wal-<id>.log` and the tails saved from it).
+fn max_quarantined_id(fs: &dyn WalFs, qdir: &Path) -> Result<u64> {
+    if !fs.is_dir(qdir) {
+        return Ok(0);
+    }
+    let names = fs.list(qdir).code(ErrorCode::WalIo, &format!("list {}", qdir.display()))?;
+    let id_of = |n: &String| n.get(..24).and_then(|p| parse_segment_name(&format!("{p}.log")));
+    Ok(names.iter().filter_map(id_of).max().unwrap_or(0))
+}
+
+/// Recovers `dir`. Returns the recovery report, the kept segments (id -> length) and the id
+/// for the next segment.
+pub(super) fn recover(
     fs: &dyn WalFs,
-    path: &Path,
+    dir: &Path,
     min_seq: u64,
-    entries: &mut Vec<WalEntry>,
-    truncations: &mut Vec<Truncation>,
-) -> Result<u64> {
-    let ctx = |what: &str| format!("{what} WAL segment {}", path.display());
-    let file = fs.open(path).code(ErrorCode::WalIo, &ctx("open"))?;
-    let len = file.len().code(ErrorCode::WalIo, &ctx("stat"))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, ReadAt { file: &*file, pos: 0 });
-    let mut pos = 0u64;
-    let mut bad: Option<String> = None;
-    // Maps a read error to "torn" (file shorter than it claimed) or a real I/O error.
-    let read_exact = |r: &mut BufReader<ReadAt<'_>>, buf: &mut [u8]| -> Result<bool> {
-        match r.read_exact(buf) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-            Err(e) => Err(Error::with_source(ErrorCode::WalIo, ctx("read"), e)),
-        }
-    };
-    while pos < len {
-        let remaining = len - pos;
-        if remaining < FRAME_HEADER_LEN as u64 {
-            bad = Some(format!("torn frame header ({remaining} of {FRAME_HEADER_LEN} bytes)"));
+    mode: RecoveryMode,
+) -> Result<(Recovery, BTreeMap<u64, u64>, u64)> {
+    let ids = segment_ids(fs, dir)?;
+    let qdir = dir.join(QUARANTINE_DIR);
+    let next_id = ids.last().copied().unwrap_or(0).max(max_quarantined_id(fs, &qdir)?) + 1;
+
+    let mut segments = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let path = dir.join(segment_file_name(id));
+        let file = fs.open(&path).code(ErrorCode::WalIo, &io_ctx("open", &path))?;
+        let len = file.len().code(ErrorCode::WalIo, &io_ctx("stat", &path))?;
+        segments.push(Segment { id, path, file, len });
+    }
+
+    let mut rec = Recovery::default();
+    let mut check = SeqCheck::new(min_seq);
+    let mut damage: Option<(usize, Damage)> = None;
+    for (i, seg) in segments.iter().enumerate() {
+        let found = scan_segment(&*seg.file, seg.len, &mut check, &mut rec.entries)
+            .code(ErrorCode::WalIo, &io_ctx("read", &seg.path))?;
+        if let Some(d) = found {
+            damage = Some((i, d));
             break;
         }
-        let mut header = [0u8; FRAME_HEADER_LEN];
-        if !read_exact(&mut reader, &mut header)? {
-            bad = Some("segment shrank while being read".into());
-            break;
+    }
+
+    let mut removed = false;
+    let mut moved = false;
+    if let Some((i, d)) = &damage {
+        let (i, d) = (*i, d);
+        let seg = &segments[i];
+        let later = &segments[i + 1..];
+        // A torn tail is the end of the log: nothing but empty segments after it.
+        let tail = d.torn && later.iter().all(|s| s.len == 0);
+        if mode == RecoveryMode::Absolute && !tail {
+            return Err(Error::new(
+                ErrorCode::WalCorrupt,
+                format!(
+                    "WAL segment {} is damaged at byte {}: {}; recovery mode 'absolute' refuses to open a WAL \
+                     with damage other than a torn tail of its newest segment ('pointInTime' keeps everything \
+                     before the damage and moves the rest into {})",
+                    seg.path.display(),
+                    d.offset,
+                    d.reason,
+                    qdir.display()
+                ),
+            ));
         }
-        let frame_len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(header[4..].try_into().unwrap());
-        if !(PAYLOAD_HEADER_LEN..=MAX_FRAME_LEN).contains(&frame_len) {
-            bad = Some(format!("absurd frame length {frame_len}"));
-            break;
+        // Only the evidence of damage a crash cannot explain is kept aside.
+        let save_tail = !d.torn;
+        let move_later = later.iter().any(|s| s.len > 0);
+        if save_tail || move_later {
+            ensure_dir(fs, dir, &qdir)?;
         }
-        let available = remaining - FRAME_HEADER_LEN as u64;
-        if frame_len as u64 > available {
-            bad = Some(format!("frame length {frame_len} runs past the end of the segment ({available} bytes left)"));
-            break;
+        if save_tail && d.offset == 0 {
+            let to = quarantine_path(fs, &qdir, &segment_file_name(seg.id))?;
+            fs.rename(&seg.path, &to).code(ErrorCode::WalIo, &io_ctx("quarantine", &seg.path))?;
+            note_quarantine(&mut rec, &seg.path, to, d.reason.clone());
+            moved = true;
+        } else if save_tail {
+            let name = format!("{}.from-{}", segment_file_name(seg.id), d.offset);
+            let to = quarantine_path(fs, &qdir, &name)?;
+            copy_tail(fs, &*seg.file, d.offset, seg.len, &to)?;
+            note_quarantine(&mut rec, &seg.path, to, format!("bytes {}.. of the segment: {}", d.offset, d.reason));
+            moved = true;
         }
-        let mut payload = vec![0u8; frame_len];
-        if !read_exact(&mut reader, &mut payload)? {
-            bad = Some("segment shrank while being read".into());
-            break;
+        for s in later {
+            if s.len == 0 {
+                fs.remove_file(&s.path).code(ErrorCode::WalIo, &io_ctx("remove empty", &s.path))?;
+                removed = true;
+                continue;
+            }
+            let to = quarantine_path(fs, &qdir, &segment_file_name(s.id))?;
+            fs.rename(&s.path, &to).code(ErrorCode::WalIo, &io_ctx("quarantine", &s.path))?;
+            let why = format!("follows damage at byte {} of {}: {}", d.offset, seg.path.display(), d.reason);
+            note_quarantine(&mut rec, &s.path, to, why);
+            moved = true;
         }
-        let actual = crc32fast::hash(&payload);
-        if actual != crc {
-            bad = Some(format!("checksum mismatch (stored {crc:#010x}, computed {actual:#010x})"));
-            break;
+        if moved {
+            fsync_dir(fs, &qdir)?;
+            fsync_dir(fs, dir)?;
         }
-        match decode_payload(&payload) {
-            Ok(entry) => {
-                if entry.first_seq.saturating_add(entry.count as u64) > min_seq {
-                    entries.push(entry);
+        if !(save_tail && d.offset == 0) {
+            seg.file.set_len(d.offset).code(ErrorCode::WalIo, &io_ctx("truncate damaged tail of", &seg.path))?;
+            seg.file.sync_all().code(ErrorCode::WalIo, &io_ctx("fsync truncated", &seg.path))?;
+            let t = Truncation { segment: seg.path.clone(), offset: d.offset, dropped_bytes: seg.len - d.offset, reason: d.reason.clone() };
+            eprintln!(
+                "[WAL_CORRUPT] {}: {}; cut back to byte {} ({} bytes dropped)",
+                t.segment.display(),
+                t.reason,
+                t.offset,
+                t.dropped_bytes
+            );
+            rec.truncations.push(t);
+        }
+    }
+
+    // What a crashed session wrote may be in the page cache only. It is replayed now and new
+    // records will follow it, so it must not be lost to a power loss any more.
+    let kept_until = damage.as_ref().map_or(segments.len(), |(i, _)| i + 1);
+    let mut sealed = BTreeMap::new();
+    for (i, seg) in segments[..kept_until].iter().enumerate() {
+        let len = match &damage {
+            Some((d_i, d)) if *d_i == i => {
+                if !d.torn && d.offset == 0 {
+                    continue; // moved whole
                 }
+                d.offset
             }
-            Err(reason) => {
-                bad = Some(format!("undecodable frame: {reason}"));
-                break;
-            }
-        }
-        pos += (FRAME_HEADER_LEN + frame_len) as u64;
-    }
-    drop(reader);
-    if let Some(reason) = bad {
-        file.set_len(pos).code(ErrorCode::WalIo, &ctx("truncate corrupt tail of"))?;
-        file.sync_all().code(ErrorCode::WalIo, &ctx("fsync truncated"))?;
-        let t = Truncation { segment: path.to_path_buf(), offset: pos, dropped_bytes: len - pos, reason };
-        eprintln!(
-            "[WAL_CORRUPT] {}: {}; cut back to byte {} ({} bytes dropped, entries after that point in this segment are lost)",
-            t.segment.display(),
-            t.reason,
-            t.offset,
-            t.dropped_bytes
-        );
-        truncations.push(t);
-    } else if pos > 0 {
-        // What a crashed session wrote may be in the page cache only. It is replayed now and
-        // new records will follow it, so it must not be lost to a power loss any more.
-        file.sync_all().code(ErrorCode::WalIo, &ctx("fsync recovered"))?;
-    }
-    Ok(pos)
-}
-
-fn lock_error(fs: &dyn WalFs, lock_path: &Path) -> Error {
-    let by = match fs.lock_holder(lock_path) {
-        Some(pid) => format!(" (last opened by pid {pid})"),
-        None => String::new(),
-    };
-    Error::new(
-        ErrorCode::WalLocked,
-        format!(
-            "WAL lock {} is held by another open bucket{by}, in this or another process; \
-             close that one first (a storage path can be open only once at a time)",
-            lock_path.display()
-        ),
-    )
-}
-
-impl Wal {
-    /// Creates the directory, locks `<dir>/LOCK`, recovers every segment (cutting torn or
-    /// corrupt tails), skips entries with `first_seq + count <= min_seq`, and starts a new
-    /// segment for appends. Empty segments left over from earlier runs are removed.
-    pub fn open(cfg: WalConfig, min_seq: u64) -> Result<(Wal, Recovery)> {
-        let dir = cfg.dir.clone();
-        let fs = cfg.fs.clone();
-        let existed = fs.is_dir(&dir);
-        fs.create_dir_all(&dir).code(ErrorCode::WalIo, &format!("create WAL directory {}", dir.display()))?;
-        if !existed {
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fsync_dir(&*fs, parent)?;
-            }
-        }
-
-        let lock_path = dir.join(LOCK_FILE);
-        let lock_guard = match fs.try_lock(&lock_path) {
-            Ok(Some(guard)) => guard,
-            Ok(None) => return Err(lock_error(&*fs, &lock_path)),
-            Err(e) => return Err(Error::with_source(ErrorCode::WalIo, format!("lock WAL {}", lock_path.display()), e)),
+            _ => seg.len,
         };
-
-        let mut ids = Vec::new();
-        for name in fs.list(&dir).code(ErrorCode::WalIo, &format!("list WAL directory {}", dir.display()))? {
-            if let Some(id) = parse_segment_name(&name) {
-                ids.push(id);
-            }
-        }
-        ids.sort_unstable();
-
-        let mut recovery = Recovery::default();
-        let mut sealed = BTreeMap::new();
-        let mut removed_empty = false;
-        for &id in &ids {
-            let path = dir.join(segment_file_name(id));
-            let len = recover_segment(&*fs, &path, min_seq, &mut recovery.entries, &mut recovery.truncations)?;
-            if len == 0 {
-                fs.remove_file(&path).code(ErrorCode::WalIo, &format!("remove empty WAL segment {}", path.display()))?;
-                removed_empty = true;
-            } else {
-                sealed.insert(id, len);
-            }
-        }
-        if removed_empty {
-            fsync_dir(&*fs, &dir)?;
-        }
-
-        let seg_id = ids.last().map_or(1, |max| max + 1);
-        // Also fsyncs the directory, so the kept segments' entries are durable before any append.
-        let file = create_segment(&*fs, &dir, seg_id)?;
-
-        let inner = Arc::new(Inner {
-            dir,
-            fs,
-            compression: cfg.compression,
-            defer_writes: cfg.defer_writes && cfg.sync_interval.is_zero(),
-            max_size: cfg.max_size,
-            writer: Mutex::new(Writer {
-                closed: false,
-                broken: None,
-                seg_id,
-                file,
-                seg_len: 0,
-                lsn: 0,
-                pending: Vec::new(),
-                sealed,
-            }),
-            rotate_lock: Mutex::new(()),
-            sync: Mutex::new(SyncState { synced: 0, requested: 0, in_flight: false, failure: None }),
-            sync_cv: Condvar::new(),
-            sync_notify: Notify::new(),
-            failed: AtomicBool::new(false),
-            fsyncs: AtomicU64::new(0),
-            #[cfg(test)]
-            inject_short_write: AtomicBool::new(false),
-        });
-        let background = if cfg.sync_interval.is_zero() {
-            None
+        if len == 0 {
+            fs.remove_file(&seg.path).code(ErrorCode::WalIo, &io_ctx("remove empty", &seg.path))?;
+            removed = true;
         } else {
-            Some(spawn_background(&inner, cfg.sync_interval)?)
-        };
-        let wal = Wal { inner, background: Mutex::new(background), lock_guard: Mutex::new(Some(lock_guard)) };
-        Ok((wal, recovery))
+            seg.file.sync_all().code(ErrorCode::WalIo, &io_ctx("fsync recovered", &seg.path))?;
+            sealed.insert(seg.id, len);
+        }
     }
+    if removed {
+        fsync_dir(fs, dir)?;
+    }
+    Ok((rec, sealed, next_id))
+}
+
+fn note_quarantine(rec: &mut Recovery, segment: &Path, moved_to: PathBuf, reason: String) {
+    eprintln!("[WAL_QUARANTINE] {} moved to {}: {reason}", segment.display(), moved_to.display());
+    rec.quarantined.push(Quarantine { segment: segment.to_path_buf(), moved_to, reason });
+}
+
+/// Creates `quarantine/` if needed and makes its directory entry durable.
+fn ensure_dir(fs: &dyn WalFs, dir: &Path, qdir: &Path) -> Result<()> {
+    if fs.is_dir(qdir) {
+        return Ok(());
+    }
+    fs.create_dir_all(qdir).code(ErrorCode::WalIo, &format!("create {}", qdir.display()))?;
+    fsync_dir(fs, dir)
+}
+
+/// `quarantine/<name>`, or `<name>.<n>` if that exists (an interrupted recovery may have
+/// left a copy).
+fn quarantine_path(fs: &dyn WalFs, qdir: &Path, name: &str) -> Result<PathBuf> {
+    let taken = fs.list(qdir).code(ErrorCode::WalIo, &format!("list {}", qdir.display()))?;
+    let mut candidate = name.to_string();
+    let mut n = 0;
+    while taken.contains(&candidate) {
+        n += 1;
+        candidate = format!("{name}.{n}");
+    }
+    Ok(qdir.join(candidate))
+}
+
+/// Copies `from..len` of `file` into a new durable file at `to`.
+fn copy_tail(fs: &dyn WalFs, file: &dyn WalFile, from: u64, len: u64, to: &Path) -> Result<()> {
+    let ctx = format!("save damaged WAL bytes to {}", to.display());
+    let out = fs.create_new(to).code(ErrorCode::WalIo, &ctx)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = from;
+    while pos < len {
+        let want = buf.len().min((len - pos) as usize);
+        let n = file.read_at(&mut buf[..want], pos).code(ErrorCode::WalIo, &ctx)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all_at(&buf[..n], pos - from).code(ErrorCode::WalIo, &ctx)?;
+        pos += n as u64;
+    }
+    out.sync_all().code(ErrorCode::WalIo, &ctx)
 }

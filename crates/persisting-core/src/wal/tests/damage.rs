@@ -1,6 +1,7 @@
 //! Recovery of torn and corrupt segments.
 
 use super::*;
+use crate::error::ErrorCode;
 
 #[test]
 fn segment_names_round_trip() {
@@ -36,13 +37,48 @@ fn entries_of(n: u64) -> Vec<WalEntry> {
         .collect()
 }
 
-/// Recovers `bytes` as segment 1 of a fresh dir; checks the good prefix survives, the cut is
-/// reported at `last_start`, and an append after it is read back right after the prefix.
-fn check_damaged(bytes: &[u8], compression: Compression, last_start: usize, good: &[WalEntry], case: &str) {
+/// What recovery mode `Absolute` must do with a damaged single segment.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Absolute {
+    /// A torn tail: cut and open, like `PointInTime`.
+    Opens,
+    /// Damage a crash cannot explain: refuse, naming the segment and offset, touching nothing.
+    Refuses,
+    /// Depends on where a bit flip landed; either way the outcome must be one of the above.
+    Either,
+}
+
+/// Recovers `bytes` as segment 1 of a fresh dir, in both modes. `PointInTime` keeps the good
+/// prefix, reports the cut at `last_start`, saves non-torn dropped bytes in quarantine, and an
+/// append after the cut is read back right after the prefix.
+fn check_damaged(bytes: &[u8], compression: Compression, last_start: usize, good: &[WalEntry], case: &str, absolute: Absolute) {
     let tmp = tempfile::tempdir().unwrap();
     let seg = tmp.path().join(segment_file_name(1));
     fs::write(&seg, bytes).unwrap();
     let c = WalConfig { compression, ..cfg(tmp.path()) };
+
+    let strict = WalConfig { recovery_mode: RecoveryMode::Absolute, ..c.clone() };
+    let torn = match Wal::open(strict, 0) {
+        Ok((wal, rec)) => {
+            assert_ne!(absolute, Absolute::Refuses, "{case}: absolute mode opened");
+            assert_eq!(rec.entries, good, "{case}");
+            assert_eq!(rec.truncations.len(), 1, "{case}");
+            assert!(rec.quarantined.is_empty(), "{case}");
+            drop(wal);
+            fs::write(&seg, bytes).unwrap(); // undo the cut for the pointInTime run
+            true
+        }
+        Err(e) => {
+            assert_ne!(absolute, Absolute::Opens, "{case}: {e}");
+            assert_eq!(e.code, ErrorCode::WalCorrupt, "{case}");
+            assert!(e.message.contains(&seg.display().to_string()), "{case}: {}", e.message);
+            assert!(e.message.contains(&format!("byte {last_start}")), "{case}: {}", e.message);
+            assert_eq!(fs::read(&seg).unwrap(), bytes, "{case}: absolute mode changed the segment");
+            assert!(!tmp.path().join(QUARANTINE_DIR).exists(), "{case}");
+            false
+        }
+    };
+
     let (wal, rec) = Wal::open(c.clone(), 0).unwrap_or_else(|e| panic!("{case}: open failed: {e}"));
     assert_eq!(rec.entries, good, "{case}");
     assert_eq!(rec.truncations.len(), 1, "{case}: {:?}", rec.truncations);
@@ -51,6 +87,12 @@ fn check_damaged(bytes: &[u8], compression: Compression, last_start: usize, good
     assert_eq!(t.offset, last_start as u64, "{case}");
     assert_eq!(t.dropped_bytes, (bytes.len() - last_start) as u64, "{case}");
     assert_eq!(fs::metadata(&seg).unwrap().len(), last_start as u64, "{case}: not cut on disk");
+    if torn {
+        assert!(rec.quarantined.is_empty(), "{case}: {:?}", rec.quarantined);
+    } else {
+        assert_eq!(rec.quarantined.len(), 1, "{case}: {:?}", rec.quarantined);
+        assert_eq!(fs::read(&rec.quarantined[0].moved_to).unwrap(), &bytes[last_start..], "{case}");
+    }
     let next = good.len() as u64;
     wal.append(next, 1, b"after the cut").unwrap();
     drop(wal);
@@ -68,7 +110,7 @@ fn torn_last_frame_at_every_offset() {
         let last = *starts.last().unwrap();
         let good = entries_of(4);
         for cut in last + 1..bytes.len() {
-            check_damaged(&bytes[..cut], compression, last, &good, &format!("{compression:?} cut at {cut}"));
+            check_damaged(&bytes[..cut], compression, last, &good, &format!("{compression:?} cut at {cut}"), Absolute::Opens);
         }
         // A cut exactly at a frame boundary is a clean end, not corruption.
         let tmp = tempfile::tempdir().unwrap();
@@ -91,7 +133,9 @@ fn every_bit_flip_in_last_frame_is_cut() {
     for bit in (0..bits).step_by(step) {
         let mut damaged = bytes.clone();
         damaged[last + bit / 8] ^= 1 << (bit % 8);
-        check_damaged(&damaged, compression, last, &good, &format!("flip bit {bit}"));
+        // A flip in the payload is a checksum failure of the final frame: a torn tail.
+        let expect = if bit >= FRAME_HEADER_LEN * 8 { Absolute::Opens } else { Absolute::Either };
+        check_damaged(&damaged, compression, last, &good, &format!("flip bit {bit}"), expect);
         tested += 1;
     }
     assert!(tested >= 400, "only {tested} flips tested");
@@ -123,43 +167,14 @@ fn undecodable_payload_with_valid_crc_is_cut() {
         ("short payload", forge(&|p| p.truncate(10))),
     ];
     for (name, damaged) in cases {
-        check_damaged(&damaged, Compression::None, last, &good, name);
+        check_damaged(&damaged, Compression::None, last, &good, name, Absolute::Refuses);
     }
     // Absurd length field.
     let mut damaged = bytes.clone();
     damaged[last..last + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-    check_damaged(&damaged, Compression::None, last, &good, "absurd length");
+    check_damaged(&damaged, Compression::None, last, &good, "absurd length", Absolute::Refuses);
     // Trailing zeros (e.g. a filesystem that extended the file but lost the data).
     let mut damaged = bytes[..starts[2]].to_vec();
     damaged.extend_from_slice(&[0u8; 4096]);
-    check_damaged(&damaged, Compression::None, last, &good, "zero fill");
-}
-
-#[test]
-fn corrupt_middle_segment_keeps_later_segments() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (wal, _) = Wal::open(cfg(tmp.path()), 0).unwrap();
-    let mut frame_starts = Vec::new();
-    for seq in 0..30u64 {
-        if seq == 10 || seq == 20 {
-            wal.rotate().unwrap();
-        }
-        frame_starts.push(wal.current_segment_size());
-        wal.append(seq, 1, &payload_for(seq)).unwrap();
-    }
-    drop(wal);
-    // Segment 2 holds 10..20; damage entry 14's payload.
-    let seg2 = tmp.path().join(segment_file_name(2));
-    let mut bytes = fs::read(&seg2).unwrap();
-    let at = frame_starts[14] as usize + FRAME_HEADER_LEN + 3;
-    bytes[at] ^= 0x40;
-    fs::write(&seg2, &bytes).unwrap();
-
-    let (_wal, rec) = Wal::open(cfg(tmp.path()), 0).unwrap();
-    let expect: Vec<WalEntry> = (0..14).chain(20..30).map(entry).collect();
-    assert_eq!(rec.entries, expect);
-    assert_eq!(rec.truncations.len(), 1);
-    assert_eq!(rec.truncations[0].segment, seg2);
-    assert_eq!(rec.truncations[0].offset, frame_starts[14]);
-    assert!(rec.truncations[0].reason.contains("checksum"), "{}", rec.truncations[0].reason);
+    check_damaged(&damaged, Compression::None, last, &good, "zero fill", Absolute::Opens);
 }

@@ -3,12 +3,14 @@
 mod damage;
 mod group_commit;
 mod lifecycle;
+mod modes;
 mod power_loss;
 
 use super::format::parse_segment_name;
 use super::*;
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::PathBuf;
 
 pub(super) fn cfg(dir: &Path) -> WalConfig {
     WalConfig {
