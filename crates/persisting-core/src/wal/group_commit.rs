@@ -119,7 +119,9 @@ impl Inner {
             drop(file);
             let mut st = lock(&self.sync);
             match res {
-                Ok(()) => st.synced = st.synced.max(target),
+                // After a failure (e.g. a rotate's fsync), a later success proves nothing.
+                Ok(()) if st.failure.is_none() => st.synced = st.synced.max(target),
+                Ok(()) => {}
                 Err(e) => {
                     let msg = format!("fdatasync {}: {e}", self.dir.join(segment_file_name(seg_id)).display());
                     if st.failure.is_none() {

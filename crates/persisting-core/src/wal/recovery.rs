@@ -150,7 +150,8 @@ pub(super) fn recover(
     // records will follow it, so it must not be lost to a power loss any more.
     let kept_until = damage.as_ref().map_or(segments.len(), |(i, _)| i + 1);
     let mut sealed = BTreeMap::new();
-    for (i, seg) in segments[..kept_until].iter().enumerate() {
+    let mut newest = true;
+    for (i, seg) in segments[..kept_until].iter().enumerate().rev() {
         let len = match &damage {
             Some((d_i, d)) if *d_i == i => {
                 if !d.torn && d.offset == 0 {
@@ -164,6 +165,9 @@ pub(super) fn recover(
             fs.remove_file(&seg.path).code(ErrorCode::WalIo, &io_ctx("remove empty", &seg.path))?;
             removed = true;
         } else {
+            if std::mem::take(&mut newest) {
+                rewrite(&*seg.file, len).code(ErrorCode::WalIo, &io_ctx("rewrite recovered", &seg.path))?;
+            }
             seg.file.sync_all().code(ErrorCode::WalIo, &io_ctx("fsync recovered", &seg.path))?;
             sealed.insert(seg.id, len);
         }
@@ -172,6 +176,26 @@ pub(super) fn recover(
         fsync_dir(fs, dir)?;
     }
     Ok((rec, sealed, next_id))
+}
+
+/// Writes a segment's bytes back in place. If an fsync of the last session failed, Linux may
+/// have marked the unwritten pages clean: they still read back, but no later fsync writes them.
+/// Rewriting makes them dirty again, so the fsync that follows really persists what is being
+/// replayed. Only the newest segment can be affected: a failed fsync stops the WAL, so no
+/// segment is sealed (or created with data) after it.
+fn rewrite(file: &dyn WalFile, len: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0;
+    while pos < len {
+        let want = buf.len().min((len - pos) as usize);
+        let n = file.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            break;
+        }
+        file.write_all_at(&buf[..n], pos)?;
+        pos += n as u64;
+    }
+    Ok(())
 }
 
 fn note_quarantine(rec: &mut Recovery, segment: &Path, moved_to: PathBuf, reason: String) {

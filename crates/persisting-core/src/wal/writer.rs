@@ -34,8 +34,15 @@ pub(super) fn fsync_dir(fs: &dyn WalFs, dir: &Path) -> Result<()> {
 pub(super) fn create_segment(fs: &dyn WalFs, dir: &Path, id: u64) -> Result<Arc<dyn WalFile>> {
     let path = dir.join(segment_file_name(id));
     let file = fs.create_new(&path).code(ErrorCode::WalIo, &format!("create WAL segment {}", path.display()))?;
-    file.sync_all().code(ErrorCode::WalIo, &format!("fsync new WAL segment {}", path.display()))?;
-    fsync_dir(fs, dir)?;
+    let made_durable = file
+        .sync_all()
+        .code(ErrorCode::WalIo, &format!("fsync new WAL segment {}", path.display()))
+        .and_then(|()| fsync_dir(fs, dir));
+    if let Err(e) = made_durable {
+        // Empty and unused: removing it lets a later rotate create the same id again.
+        let _ = fs.remove_file(&path);
+        return Err(e);
+    }
     Ok(file)
 }
 
@@ -47,15 +54,7 @@ impl Wal {
         let inner = &*self.inner;
         let frame = encode_frame(inner.compression, first_seq, count, payload)?;
         let mut w = lock(&inner.writer);
-        if w.closed {
-            return Err(Error::new(ErrorCode::Closed, "WAL is closed"));
-        }
-        if inner.failed.load(Ordering::Acquire) {
-            return Err(inner.failure_error());
-        }
-        if let Some(why) = &w.broken {
-            return Err(Error::new(ErrorCode::WalIo, format!("WAL segment is unusable: {why}; reopen the bucket")));
-        }
+        inner.check_writable(&w)?;
         if inner.defer_writes {
             w.pending.extend_from_slice(&frame);
             w.seg_len += frame.len() as u64;
@@ -93,16 +92,13 @@ impl Wal {
         let _serial = lock(&inner.rotate_lock);
         let next = {
             let w = lock(&inner.writer);
-            if w.closed {
-                return Err(Error::new(ErrorCode::Closed, "WAL is closed"));
-            }
+            inner.check_writable(&w)?;
             w.seg_id + 1
         };
         let file = create_segment(&*inner.fs, &inner.dir, next)?;
         let mut w = lock(&inner.writer);
-        if w.closed {
-            return Err(Error::new(ErrorCode::Closed, "WAL is closed"));
-        }
+        // A failed fsync is final: a retried fsync may "succeed" without the lost pages.
+        inner.check_writable(&w)?;
         if let Err(e) = inner.write_pending(&mut w) {
             drop(w);
             inner.record_failure(e);
@@ -124,7 +120,9 @@ impl Wal {
         let lsn = w.lsn;
         {
             let mut st = lock(&inner.sync);
-            st.synced = st.synced.max(lsn);
+            if st.failure.is_none() {
+                st.synced = st.synced.max(lsn);
+            }
         }
         drop(w);
         inner.wake_all();
@@ -169,6 +167,20 @@ impl Wal {
 }
 
 impl Inner {
+    /// Appends and rotations need an open WAL without a failed fsync or an uncut bad write.
+    fn check_writable(&self, w: &Writer) -> Result<()> {
+        if w.closed {
+            return Err(Error::new(ErrorCode::Closed, "WAL is closed"));
+        }
+        if self.failed.load(Ordering::Acquire) {
+            return Err(self.failure_error());
+        }
+        if let Some(why) = &w.broken {
+            return Err(Error::new(ErrorCode::WalIo, format!("WAL segment is unusable: {why}; reopen the bucket")));
+        }
+        Ok(())
+    }
+
     /// Writes deferred frames at the end of the current segment. On failure the segment is cut
     /// back to its written part; the caller records the failure (nothing in `pending` was
     /// acknowledged, and no later frame may follow a gap).

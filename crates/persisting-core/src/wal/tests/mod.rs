@@ -1,6 +1,7 @@
 //! Tests of the WAL on real files in temp dirs.
 
 mod damage;
+mod failures;
 mod group_commit;
 mod lifecycle;
 mod modes;
