@@ -25,8 +25,10 @@ mod open;
 mod recovery;
 mod scan;
 mod writer;
-#[cfg(any(test, feature = "fault-fs"))]
+#[cfg(any(test, fuzzing, feature = "fault-fs"))]
 pub mod fault_fs;
+#[cfg(any(test, fuzzing, feature = "fault-fs"))]
+pub mod fuzz;
 #[cfg(test)]
 mod tests;
 

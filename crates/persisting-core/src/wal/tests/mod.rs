@@ -2,6 +2,7 @@
 
 mod damage;
 mod failures;
+mod fuzz_inputs;
 mod group_commit;
 mod lifecycle;
 mod modes;
