@@ -2,6 +2,7 @@
 
 mod damage;
 mod failures;
+mod fault_fs;
 mod fuzz_inputs;
 mod group_commit;
 mod lifecycle;
