@@ -35,6 +35,7 @@ pub trait WalFs: fmt::Debug + Send + Sync {
 }
 
 /// An open segment file.
+#[allow(clippy::len_without_is_empty)]
 pub trait WalFile: Send + Sync {
     /// `pwrite` of the whole buffer (retrying short writes).
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
