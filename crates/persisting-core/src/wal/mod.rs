@@ -13,9 +13,13 @@
 //! comes from [`Wal::sync`] (group commit: one `fdatasync` covers every writer waiting on it)
 //! or, with a non-zero `sync_interval`, from a background thread. See `docs/wal.md`.
 //!
-//! Recovery never fails because of bad bytes: a torn or corrupt frame ends its segment, the
-//! segment is cut back (`ftruncate`) to the last good frame, the cut is reported in
-//! [`Recovery::truncations`] and reading continues with the next segment.
+//! Recovery reads the segments up to the first damage (a torn, corrupt or undecodable frame,
+//! or a gap in the sequence numbers). [`RecoveryMode::PointInTime`] cuts the damaged segment
+//! there ([`Recovery::truncations`]) and moves everything after it into `quarantine/`
+//! ([`Recovery::quarantined`]); [`RecoveryMode::Absolute`] refuses to open unless the damage is
+//! a torn tail of the newest segment. Kept segments are made durable before `open` returns.
+//!
+//! File I/O goes through [`WalFs`] so tests can simulate power loss (`fault_fs`).
 
 
 mod format;
