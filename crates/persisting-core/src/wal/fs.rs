@@ -71,11 +71,22 @@ impl WalFs for OsFs {
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn Any + Send + Sync>>> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e) => return Err(e),
+        // A child process forked by another thread holds a copy of every open file description,
+        // including that of a lock closed a moment ago, until it execs. A short retry keeps such
+        // a child from making a close-then-reopen fail.
+        let mut tries = 0;
+        loop {
+            match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            tries += 1;
+            if tries == 20 {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         // Diagnostics only: which process holds the lock.
         let _ = File::set_len(&file, 0)

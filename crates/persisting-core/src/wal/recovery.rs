@@ -76,14 +76,9 @@ pub(super) fn recover(
     }
 
     let mut removed = false;
-    let mut moved = false;
     if let Some((i, d)) = &damage {
-        let (i, d) = (*i, d);
-        let seg = &segments[i];
-        let later = &segments[i + 1..];
-        // A torn tail is the end of the log: nothing but empty segments after it.
-        let tail = d.torn && later.iter().all(|s| s.len == 0);
-        if mode == RecoveryMode::Absolute && !tail {
+        if mode == RecoveryMode::Absolute && !is_tail(d, &segments[i + 1..]) {
+            let seg = &segments[*i];
             return Err(Error::new(
                 ErrorCode::WalCorrupt,
                 format!(
@@ -97,53 +92,7 @@ pub(super) fn recover(
                 ),
             ));
         }
-        // Only the evidence of damage a crash cannot explain is kept aside.
-        let save_tail = !d.torn;
-        let move_later = later.iter().any(|s| s.len > 0);
-        if save_tail || move_later {
-            ensure_dir(fs, dir, &qdir)?;
-        }
-        if save_tail && d.offset == 0 {
-            let to = quarantine_path(fs, &qdir, &segment_file_name(seg.id))?;
-            fs.rename(&seg.path, &to).code(ErrorCode::WalIo, &io_ctx("quarantine", &seg.path))?;
-            note_quarantine(&mut rec, &seg.path, to, d.reason.clone());
-            moved = true;
-        } else if save_tail {
-            let name = format!("{}.from-{}", segment_file_name(seg.id), d.offset);
-            let to = quarantine_path(fs, &qdir, &name)?;
-            copy_tail(fs, &*seg.file, d.offset, seg.len, &to)?;
-            note_quarantine(&mut rec, &seg.path, to, format!("bytes {}.. of the segment: {}", d.offset, d.reason));
-            moved = true;
-        }
-        for s in later {
-            if s.len == 0 {
-                fs.remove_file(&s.path).code(ErrorCode::WalIo, &io_ctx("remove empty", &s.path))?;
-                removed = true;
-                continue;
-            }
-            let to = quarantine_path(fs, &qdir, &segment_file_name(s.id))?;
-            fs.rename(&s.path, &to).code(ErrorCode::WalIo, &io_ctx("quarantine", &s.path))?;
-            let why = format!("follows damage at byte {} of {}: {}", d.offset, seg.path.display(), d.reason);
-            note_quarantine(&mut rec, &s.path, to, why);
-            moved = true;
-        }
-        if moved {
-            fsync_dir(fs, &qdir)?;
-            fsync_dir(fs, dir)?;
-        }
-        if !(save_tail && d.offset == 0) {
-            seg.file.set_len(d.offset).code(ErrorCode::WalIo, &io_ctx("truncate damaged tail of", &seg.path))?;
-            seg.file.sync_all().code(ErrorCode::WalIo, &io_ctx("fsync truncated", &seg.path))?;
-            let t = Truncation { segment: seg.path.clone(), offset: d.offset, dropped_bytes: seg.len - d.offset, reason: d.reason.clone() };
-            eprintln!(
-                "[WAL_CORRUPT] {}: {}; cut back to byte {} ({} bytes dropped)",
-                t.segment.display(),
-                t.reason,
-                t.offset,
-                t.dropped_bytes
-            );
-            rec.truncations.push(t);
-        }
+        removed = set_aside(fs, dir, &segments, *i, d, &mut rec)?;
     }
 
     // What a crashed session wrote may be in the page cache only. It is replayed now and new
@@ -176,6 +125,80 @@ pub(super) fn recover(
         fsync_dir(fs, dir)?;
     }
     Ok((rec, sealed, next_id))
+}
+
+/// A torn tail is the end of the log: nothing but empty segments after it.
+fn is_tail(d: &Damage, later: &[Segment]) -> bool {
+    d.torn && later.iter().all(|s| s.len == 0)
+}
+
+/// Deals with the damage `d` in `segments[i]`: saves the dropped bytes of damage a crash
+/// cannot explain, moves every later non-empty segment into quarantine (deleting empty ones),
+/// then cuts the damaged segment. Returns whether a segment was deleted.
+fn set_aside(
+    fs: &dyn WalFs,
+    dir: &Path,
+    segments: &[Segment],
+    i: usize,
+    d: &Damage,
+    rec: &mut Recovery,
+) -> Result<bool> {
+    let qdir = dir.join(QUARANTINE_DIR);
+    let seg = &segments[i];
+    let later = &segments[i + 1..];
+    let save_tail = !d.torn;
+    if save_tail || later.iter().any(|s| s.len > 0) {
+        ensure_dir(fs, dir, &qdir)?;
+    }
+    let (mut moved, mut removed) = (false, false);
+    if save_tail && d.offset == 0 {
+        let to = quarantine_path(fs, &qdir, &segment_file_name(seg.id))?;
+        fs.rename(&seg.path, &to).code(ErrorCode::WalIo, &io_ctx("quarantine", &seg.path))?;
+        note_quarantine(rec, &seg.path, to, d.reason.clone());
+        moved = true;
+    } else if save_tail {
+        let name = format!("{}.from-{}", segment_file_name(seg.id), d.offset);
+        let to = quarantine_path(fs, &qdir, &name)?;
+        copy_tail(fs, &*seg.file, d.offset, seg.len, &to)?;
+        note_quarantine(rec, &seg.path, to, format!("bytes {}.. of the segment: {}", d.offset, d.reason));
+        moved = true;
+    }
+    for s in later {
+        if s.len == 0 {
+            fs.remove_file(&s.path).code(ErrorCode::WalIo, &io_ctx("remove empty", &s.path))?;
+            removed = true;
+            continue;
+        }
+        let to = quarantine_path(fs, &qdir, &segment_file_name(s.id))?;
+        fs.rename(&s.path, &to).code(ErrorCode::WalIo, &io_ctx("quarantine", &s.path))?;
+        let why = format!("follows damage at byte {} of {}: {}", d.offset, seg.path.display(), d.reason);
+        note_quarantine(rec, &s.path, to, why);
+        moved = true;
+    }
+    // The moves are durable before the cut, so an interrupted recovery finds the damage again.
+    if moved {
+        fsync_dir(fs, &qdir)?;
+        fsync_dir(fs, dir)?;
+    }
+    if !(save_tail && d.offset == 0) {
+        seg.file.set_len(d.offset).code(ErrorCode::WalIo, &io_ctx("truncate damaged tail of", &seg.path))?;
+        seg.file.sync_all().code(ErrorCode::WalIo, &io_ctx("fsync truncated", &seg.path))?;
+        let t = Truncation {
+            segment: seg.path.clone(),
+            offset: d.offset,
+            dropped_bytes: seg.len - d.offset,
+            reason: d.reason.clone(),
+        };
+        eprintln!(
+            "[WAL_CORRUPT] {}: {}; cut back to byte {} ({} bytes dropped)",
+            t.segment.display(),
+            t.reason,
+            t.offset,
+            t.dropped_bytes
+        );
+        rec.truncations.push(t);
+    }
+    Ok(removed)
 }
 
 /// Writes a segment's bytes back in place. If an fsync of the last session failed, Linux may

@@ -15,7 +15,7 @@ fn segment_names_round_trip() {
 
 /// Writes `n` entries into one segment and returns (segment bytes, start offset of each frame).
 fn one_segment(compression: Compression, n: u64) -> (Vec<u8>, Vec<usize>) {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = ram_tempdir();
     let (wal, _) = Wal::open(WalConfig { compression, ..cfg(tmp.path()) }, 0).unwrap();
     let mut starts = vec![0usize];
     for seq in 0..n {
@@ -52,7 +52,7 @@ enum Absolute {
 /// prefix, reports the cut at `last_start`, saves non-torn dropped bytes in quarantine, and an
 /// append after the cut is read back right after the prefix.
 fn check_damaged(bytes: &[u8], compression: Compression, last_start: usize, good: &[WalEntry], case: &str, absolute: Absolute) {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = ram_tempdir();
     let seg = tmp.path().join(segment_file_name(1));
     fs::write(&seg, bytes).unwrap();
     let c = WalConfig { compression, ..cfg(tmp.path()) };
@@ -113,7 +113,7 @@ fn torn_last_frame_at_every_offset() {
             check_damaged(&bytes[..cut], compression, last, &good, &format!("{compression:?} cut at {cut}"), Absolute::Opens);
         }
         // A cut exactly at a frame boundary is a clean end, not corruption.
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = ram_tempdir();
         fs::write(tmp.path().join(segment_file_name(1)), &bytes[..last]).unwrap();
         let (_wal, rec) = Wal::open(cfg(tmp.path()), 0).unwrap();
         assert!(rec.truncations.is_empty());

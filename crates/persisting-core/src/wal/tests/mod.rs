@@ -52,3 +52,15 @@ pub(super) fn segment_ids(dir: &Path) -> BTreeSet<u64> {
 pub(super) fn dir_segment_bytes(dir: &Path) -> u64 {
     segment_ids(dir).iter().map(|id| fs::metadata(dir.join(segment_file_name(*id))).unwrap().len()).sum()
 }
+
+/// A temp dir on tmpfs where there is one: real files, but fsyncs that cost nothing, for the
+/// tests that recover thousands of damaged segments.
+pub(super) fn ram_tempdir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(t) = tempfile::tempdir_in(shm) {
+            return t;
+        }
+    }
+    tempfile::tempdir().unwrap()
+}
