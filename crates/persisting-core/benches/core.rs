@@ -77,6 +77,7 @@ fn wal_append(c: &mut Criterion) {
                     max_size: u64::MAX,
                     compression: codec,
                     defer_writes: true, // as the store configures it (only applies to interval 0)
+                    ..WalConfig::default()
                 },
                 0,
             )

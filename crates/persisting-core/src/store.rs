@@ -263,6 +263,7 @@ impl BucketStore {
                     max_size: w.max_size,
                     compression: opts.compression,
                     defer_writes: true,
+                    ..WalConfig::default()
                 };
                 let (wal, rec) = Wal::open(cfg, persisted)?;
                 (Some(Arc::new(wal)), Some(rec))
