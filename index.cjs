@@ -836,4 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeBucketStore = nativeBinding.NativeBucketStore
+module.exports.faultPoints = nativeBinding.faultPoints
 module.exports.metricsText = nativeBinding.metricsText

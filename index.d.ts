@@ -38,6 +38,12 @@ export declare class NativeBucketStore {
   close(): Promise<void>
 }
 
+/**
+ * Every crash-injection point of the core (`PERSISTING_FAULT=<name>` aborts the process
+ * there), so crash tests can cover all of them.
+ */
+export declare function faultPoints(): Array<string>
+
 /** Prometheus text exposition of every bucket that has metrics enabled. */
 export declare function metricsText(): string
 
@@ -63,6 +69,8 @@ export interface NativeStats {
   walEvents: Array<string>
   readOnly: boolean
   lastFlushError?: string
+  /** Why the bucket failed stop (every call but stats/close errors until it is reopened). */
+  failed?: string
 }
 
 export interface NativeStoreOptions {
@@ -81,6 +89,10 @@ export interface NativeStoreOptions {
   /** Bytes. */
   maxWalSize?: number
   enableMetrics?: boolean
+  /** Open as a reader: no lock, no writes, follows what writers flush. */
+  readOnly?: boolean
+  /** What recovery does with a damaged WAL (default `pointInTime`). */
+  walRecoveryMode?: 'pointInTime' | 'absolute'
 }
 
 export interface NativeVersion {

@@ -245,7 +245,7 @@ impl BucketStore {
         let store = Self::open_locked(with_wal, lock).await?;
         store.flush().await?;
         fault::point("after_recovery_flush")?;
-        let lock = store.lock.lock().unwrap().take();
+        let lock = store.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         store.close().await?;
         if let Some(dir) = lance_io::local_path(&opts.storage_path) {
             remove_empty_segments(&dir.join("wal"))?;
@@ -338,6 +338,21 @@ impl BucketStore {
         }
     }
 
+    /// The state, also after a panic elsewhere poisoned its lock: the bucket then fails stop
+    /// (the panic may have left it half-updated) instead of every later call panicking too.
+    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                if g.failed.is_none() {
+                    g.failed = Some("[INTERNAL] a panic interrupted an operation on this bucket".into());
+                }
+                g
+            }
+        }
+    }
+
     /// Errors once the bucket has failed stop.
     fn check_failed(st: &State) -> Result<()> {
         match &st.failed {
@@ -353,12 +368,12 @@ impl BucketStore {
     }
 
     fn ensure_usable(&self) -> Result<()> {
-        Self::check_failed(&self.state.lock().unwrap())
+        Self::check_failed(&self.st())
     }
 
     /// Records the first I/O error: from now on the bucket fails stop.
     fn fail_stop(&self, e: &Error) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         if st.failed.is_none() {
             eprintln!("[BUCKET_FAILED] {}: {}", self.opts.storage_path, e.full_message());
             st.failed = Some(format!("[{}] {}", e.code.as_str(), e.full_message()));
@@ -374,7 +389,7 @@ impl BucketStore {
     }
 
     fn replay(&self, rec: crate::wal::Recovery) -> Result<()> {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         for q in &rec.quarantined {
             st.wal_events.push(format!(
                 "[WAL_QUARANTINE] moved {} to {}: {}",
@@ -428,7 +443,7 @@ impl BucketStore {
     }
 
     pub fn buffer_count(&self) -> u64 {
-        self.state.lock().unwrap().buffer_rows
+        self.st().buffer_rows
     }
 
     fn publish_total(&self, total: u64) {
@@ -502,7 +517,7 @@ impl BucketStore {
         if self.read_only {
             return Err(Error::new(ErrorCode::ReadOnly, "this is a read-only view of an older version"));
         }
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         if st.closed {
             return Err(Error::new(ErrorCode::Closed, "the backend is closed"));
         }
@@ -604,7 +619,7 @@ impl BucketStore {
 
     /// Everything up to WAL position `lsn` is durable: readers may see it.
     fn mark_durable(&self, lsn: u64) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         let mut total = None;
         while let Some(&(l, t)) = st.undurable.front() {
             if l > lsn {
@@ -632,7 +647,7 @@ impl BucketStore {
             loop {
                 if let Err(e) = me.flush().await {
                     // Kept for stats; the next put or an explicit flush retries.
-                    me.state.lock().unwrap().flush_error = Some(e.to_string());
+                    me.st().flush_error = Some(e.to_string());
                     ok = false;
                     break;
                 }
@@ -726,7 +741,7 @@ impl BucketStore {
         let _guard = self.flush_lock.lock().await;
         let started = Instant::now();
         let (batches, rows, schema, stored, dataset, next_segment) = {
-            let mut st = self.state.lock().unwrap();
+            let mut st = self.st();
             Self::check_failed(&st)?;
             if st.buffer_rows == 0 {
                 return Ok(());
@@ -787,7 +802,7 @@ impl BucketStore {
 
     /// Swaps the flushed prefix of the buffer for the new dataset version, atomically for readers.
     fn finish_flush(&self, result: Result<Dataset>, k: usize, rows: u64) -> Result<(u64, u64)> {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         st.flushing = false;
         let ds = match result {
             Ok(ds) => ds,
@@ -838,7 +853,7 @@ impl BucketStore {
         let batch = arrow_select::concat::concat_batches(&target, &conformed).code(ErrorCode::Internal, "concat")?;
         debug_assert_eq!(batch.num_rows() as u64, rows);
         let last_seq = {
-            let st = self.state.lock().unwrap();
+            let st = self.st();
             st.persisted + rows
         };
         let meta = vec![("persisting.next_seq".into(), last_seq.to_string())];
@@ -853,7 +868,7 @@ impl BucketStore {
         if th == 0 {
             return Ok(());
         }
-        let frags = self.state.lock().unwrap().dataset.as_ref().map(|d| d.get_fragments().len()).unwrap_or(0);
+        let frags = self.st().dataset.as_ref().map(|d| d.get_fragments().len()).unwrap_or(0);
         if frags > th {
             self.compact_locked().await?;
         }
@@ -873,12 +888,12 @@ impl BucketStore {
 
     /// Caller holds `flush_lock`.
     async fn compact_locked(&self) -> Result<(usize, usize)> {
-        let ds = self.state.lock().unwrap().dataset.clone();
+        let ds = self.st().dataset.clone();
         let Some(ds) = ds else { return Ok((0, 0)) };
         let mut ds = ds.as_ref().clone();
         let r = lance_io::compact(&mut ds, &self.durability).await?;
         crate::memory::release_free_memory();
-        self.state.lock().unwrap().dataset = Some(Arc::new(ds));
+        self.st().dataset = Some(Arc::new(ds));
         Ok(r)
     }
 
@@ -888,7 +903,7 @@ impl BucketStore {
             self.refresh().await?;
         }
         let (ds, persisted, buffer, schema) = {
-            let st = self.state.lock().unwrap();
+            let st = self.st();
             Self::check_failed(&st)?;
             (st.dataset.clone(), st.persisted, st.buffer.clone(), st.schema.clone())
         };
@@ -942,7 +957,7 @@ impl BucketStore {
     /// Replaces raw rows a read had to decode by their batch, so later reads do not decode again.
     /// Holding `raw` kept puts from appending to it, so the batch has exactly its rows.
     fn keep_decoded(&self, raw: &Arc<RawRows>, batch: &RecordBatch) {
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         let Some(schema) = st.schema.clone() else { return };
         let Some(slot) = st.buffer.iter_mut().find(|c| matches!(c, Chunk::Raw(r) if Arc::ptr_eq(r, raw))) else {
             return; // flushed meanwhile
@@ -1001,7 +1016,7 @@ impl BucketStore {
 
     /// A reader moves to the newest committed version, if there is one.
     async fn refresh(&self) -> Result<()> {
-        let current = self.state.lock().unwrap().dataset.clone();
+        let current = self.st().dataset.clone();
         let newer = match current {
             Some(ds) => {
                 let latest = ds.latest_version_id().await.map_err(|e| {
@@ -1021,7 +1036,7 @@ impl BucketStore {
         };
         let persisted = lance_io::count_rows(&newer).await?;
         let schema = Arc::new(lance_io::stored_schema(&newer));
-        let mut st = self.state.lock().unwrap();
+        let mut st = self.st();
         st.persisted = persisted;
         st.schema = Some(schema.clone());
         st.stored = Some(schema);
@@ -1033,7 +1048,7 @@ impl BucketStore {
 
     pub async fn versions(&self) -> Result<Vec<(u64, i64)>> {
         self.ensure_usable()?;
-        let ds = self.state.lock().unwrap().dataset.clone();
+        let ds = self.st().dataset.clone();
         match ds {
             Some(ds) => lance_io::versions(&ds).await,
             None => Ok(Vec::new()),
@@ -1043,7 +1058,7 @@ impl BucketStore {
     /// A read-only store over the dataset as it was at `version`.
     pub async fn checkout(&self, version: u64) -> Result<Arc<BucketStore>> {
         self.ensure_usable()?;
-        let ds = self.state.lock().unwrap().dataset.clone();
+        let ds = self.st().dataset.clone();
         let ds = ds.ok_or_else(|| Error::new(ErrorCode::NotFound, format!("version {version} does not exist (nothing flushed yet)")))?;
         let old = lance_io::checkout(&ds, version).await?;
         let persisted = lance_io::count_rows(&old).await?;
@@ -1062,7 +1077,7 @@ impl BucketStore {
             self.ensure_usable()?;
             self.flush().await?;
         }
-        let ds = self.state.lock().unwrap().dataset.clone();
+        let ds = self.st().dataset.clone();
         let Some(ds) = ds else { return Ok(b"[]".to_vec()) };
         let batch = lance_io::search(&ds, column, vector, k).await?;
         json::encode_batches(&[batch])
@@ -1075,7 +1090,7 @@ impl BucketStore {
         self.flush().await?;
         let _guard = self.flush_lock.lock().await;
         self.ensure_usable()?;
-        let ds = self.state.lock().unwrap().dataset.clone();
+        let ds = self.st().dataset.clone();
         let Some(ds) = ds else {
             return Err(Error::new(ErrorCode::NotFound, "cannot index an empty dataset; put records first"));
         };
@@ -1083,7 +1098,7 @@ impl BucketStore {
         let r = lance_io::create_vector_index(&mut ds, column).await;
         self.stop_on_err(r)?;
         self.durability.after_commit()?;
-        self.state.lock().unwrap().dataset = Some(Arc::new(ds));
+        self.st().dataset = Some(Arc::new(ds));
         Ok(())
     }
 
@@ -1091,7 +1106,7 @@ impl BucketStore {
         // Directory walk outside the state lock: puts must not wait on it.
         let disk_bytes = lance_io::local_path(&self.opts.storage_path).map(|p| lance_io::disk_usage(&p)).unwrap_or(0);
         let visible = self.total_count();
-        let st = self.state.lock().unwrap();
+        let st = self.st();
         Stats {
             bucket_id: self.opts.bucket_id,
             total_count: visible,
@@ -1116,13 +1131,13 @@ impl BucketStore {
     /// Flushes, syncs and releases the WAL lock; wakes blocked readers.
     /// A failed bucket is not flushed: its reopen reconciles from disk instead.
     pub async fn close(self: &Arc<Self>) -> Result<()> {
-        if self.state.lock().unwrap().closed {
+        if self.st().closed {
             return Ok(());
         }
-        let failed = self.state.lock().unwrap().failed.is_some();
+        let failed = self.st().failed.is_some();
         let r = if failed || self.read_only { Ok(()) } else { self.flush().await };
-        let failed = self.state.lock().unwrap().failed.is_some();
-        self.state.lock().unwrap().closed = true;
+        let failed = self.st().failed.is_some();
+        self.st().closed = true;
         let mut r = if failed { Ok(()) } else { r };
         if let Some(w) = &self.wal {
             let closed = w.close();
@@ -1130,13 +1145,13 @@ impl BucketStore {
                 r = closed;
             }
         }
-        self.lock.lock().unwrap().take();
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.total.send_replace(u64::MAX);
         r
     }
 
     pub fn is_closed(&self) -> bool {
-        self.state.lock().unwrap().closed
+        self.st().closed
     }
 }
 

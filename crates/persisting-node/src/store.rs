@@ -288,9 +288,10 @@ impl NativeBucketStore {
     }
 
     #[napi]
-    pub fn stats(&self) -> NativeStats {
-        let s = self.inner.stats();
-        NativeStats {
+    pub fn stats(&self) -> Result<NativeStats> {
+        let inner = &self.inner;
+        let s = guard(|| Ok(inner.stats()))?;
+        Ok(NativeStats {
             bucket_id: s.bucket_id,
             total_count: s.total_count as f64,
             buffer_count: s.buffer_count as f64,
@@ -308,7 +309,7 @@ impl NativeBucketStore {
             read_only: s.read_only,
             last_flush_error: s.last_flush_error,
             failed: s.failed,
-        }
+        })
     }
 
     #[napi]
