@@ -37,7 +37,7 @@ describe('crash windows inside flush (PERSISTING_FAULT)', () => {
       // 3. A second round on top of the recovered state, with the fault still armed (the
       //    schema no longer changes, so after_evolve is not reached again).
       const again = await runChild({ dir, mode: 'flush', options: { count: 10, widened: true, field: 'extra' }, env: { PERSISTING_FAULT: point } })
-      expect(again.acks).toEqual([[40, 1], ...Array.from({ length: 9 }, (_, i) => [41 + i, 1])])
+      expect(again.acks.map(([first]) => first), lastWords(again)).toEqual(Array.from({ length: 10 }, (_, i) => 40 + i))
       ledger.add(again)
       verify = await verifyBucket(dir)
       expect(check(ledger, verify).problems).toEqual([])

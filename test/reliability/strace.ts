@@ -18,7 +18,7 @@ export function straceAvailable() {
 export const IO_CALLS = ['write', 'pwrite64', 'fsync', 'fdatasync', 'rename', 'unlink', 'ftruncate']
 export const VARIANTS: Record<string, string[]> = { rename: ['renameat', 'renameat2'], unlink: ['unlinkat'], write: ['writev'], pwrite64: ['pwritev', 'pwritev2'] }
 
-/** strace prefix: follow threads; trace only `calls` (seccomp keeps the rest at full speed). */
+/** strace prefix: follow threads and trace only `calls`, optionally injecting a fault. */
 export function straceWrap({
   calls,
   out = '/dev/null',
@@ -30,7 +30,10 @@ export function straceWrap({
   inject?: string
   decodeFds?: boolean
 }): string[] {
-  const w = [STRACE, '-f', '--seccomp-bpf', '-qq', '-o', out, '-e', `trace=${calls.join(',')}`]
+  const w = [STRACE, '-f', '-qq', '-o', out, '-e', `trace=${calls.join(',')}`]
+  // seccomp-bpf stops only at traced calls (much faster), but strace 6.1 then never delivers
+  // an injected signal: keep full ptrace for kill injection.
+  if (!inject?.includes('signal=')) w.splice(2, 0, '--seccomp-bpf')
   if (decodeFds) w.push('-y')
   if (inject) w.push('-e', `inject=${inject}`)
   return w
