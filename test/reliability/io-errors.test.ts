@@ -67,13 +67,18 @@ describe.skipIf(!straceAvailable() || !distBuilt())('I/O errors (strace inject E
             for (const k of pickKs(index[name], { full: FULL, sample: errno === 'EIO' ? SAMPLE : 1 })) {
               const dir = tmpDir('persisting-eio-')
               const traceFile = path.join(tmpDir(), 'inject.trace')
+              const where = `${name}=${errno} k=${k}`
               const run = await runChild({
                 dir,
                 mode: 'workload',
                 options: WORKLOAD_OPTIONS,
                 wrap: straceWrap({ calls: [name], out: traceFile, decodeFds: true, inject: `${name}:error=${errno}:when=${k}` }),
+                timeoutMs: 30_000,
               })
-              const where = `${name}=${errno} k=${k}`
+              if (!fs.existsSync(traceFile)) {
+                failures.push(`${where}: strace did not run: ${lastWords(run)}`)
+                continue
+              }
               const real = fs.realpathSync(dir)
               const injected = parseTrace(fs.readFileSync(traceFile, 'utf8')).filter((e) => e.injected)
               const onBucket = injected.filter((e) => touches(e, real))
@@ -81,7 +86,8 @@ describe.skipIf(!straceAvailable() || !distBuilt())('I/O errors (strace inject E
               // (strace also counts eventfd and stdout writes of other threads).
               if (injected.length > 0 && onBucket.length === injected.length) {
                 bucketHits++
-                const faults = onBucket.map((e) => `${e.name}(${e.fdPath ?? e.paths.join(', ')})`).join(', ')
+                const faults = onBucket.map((e) => `${e.name}(${e.paths.length ? e.paths.join(', ') : e.fdPath})`).join(', ')
+                if (run.timedOut) failures.push(`${where} [${faults}]: the writer hung after the injected error`)
                 for (const p of failStopProblems(run)) failures.push(`${where} [${faults}]: ${p}`)
                 const walSync = onBucket.some((e) => /fsync|fdatasync/.test(e.name) && (e.fdPath ?? '').startsWith(`${real}/wal/`))
                 const firstReject = run.rejects[0]
