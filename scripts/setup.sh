@@ -25,6 +25,11 @@ if [[ $want_test -eq 1 ]] && ! command -v promtool >/dev/null 2>&1; then
   apt_install prometheus || echo "setup: promtool unavailable; the promtool check will be skipped"
 fi
 
+if [[ $want_test -eq 1 ]] && ! command -v strace >/dev/null 2>&1; then
+  echo "setup: installing strace (the syscall-level fault tests kill or fail the k-th I/O call)"
+  apt_install strace || echo "setup: strace unavailable; the strace fault tests will be skipped"
+fi
+
 # Native devDependencies (better-sqlite3, ...) may compile from source; node-gyp then needs the
 # Node headers, which it would download from nodejs.org. Use the installed ones when present.
 node_prefix=$(dirname "$(dirname "$(command -v node)")")
