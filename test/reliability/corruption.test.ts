@@ -344,11 +344,12 @@ describe('Lance file damage', () => {
     await b.close()
   }, 60_000)
 
+  /** The newest file of `sub` in the template (copies do not keep mtimes), at its place in `dir`. */
   const newest = (dir: string, sub: string, ext: string) => {
-    const d = path.join(dir, 'data.lance', sub)
-    const files = fs.readdirSync(d).filter((f) => f.endsWith(ext)).map((f) => path.join(d, f))
-    files.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
-    return files[0]
+    const d = path.join(lanceTemplate, 'data.lance', sub)
+    const files = fs.readdirSync(d).filter((f) => f.endsWith(ext))
+    files.sort((a, b) => fs.statSync(path.join(d, b)).mtimeMs - fs.statSync(path.join(d, a)).mtimeMs)
+    return path.join(dir, 'data.lance', sub, files[0])
   }
   const truncateHalf = (p: string) => fs.truncateSync(p, Math.floor(fs.statSync(p).size / 2))
   const garbageTail = (p: string) => {

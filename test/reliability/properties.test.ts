@@ -219,7 +219,7 @@ const opt = (valid: unknown[], invalid: unknown[]): fc.Arbitrary<OptionValue> =>
     { weight: 1, arbitrary: fc.constantFrom(...invalid).map((v) => ({ v, valid: false })) },
   )
 const LANCE_SPEC: Record<string, fc.Arbitrary<OptionValue>> = {
-  bucketId: opt([0, 3, -1], [1.5, 'x', 2 ** 60]),
+  bucketId: opt([0, 3], [1.5, 'x', 2 ** 60]),
   batchSize: opt([1, 7, 100, 2 ** 53 - 1], [0, -1, 1.5, 1e20, NaN, '10']),
   flushThreshold: opt([1, 2, 1000, 2 ** 53 - 1], [0, -5, Infinity, 1e20, null]),
   compactionThreshold: opt([0, 1, 3, 2 ** 53 - 1], [-1, 0.5, 1e20]),
