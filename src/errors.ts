@@ -17,10 +17,17 @@ export type StorageErrorCode =
   | 'WAL_CORRUPT'
   | 'WAL_LOCKED'
   | 'WAL_IO'
+  | 'LOCKED' // another writer holds the bucket (WAL off; with the WAL on: WAL_LOCKED)
+  | 'BUCKET_FAILED' // an earlier I/O error stopped the bucket; close and reopen it
   | 'INTERNAL'
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode | string
+  /**
+   * True on a put whose outcome is unknown: its WAL fsync failed, so the record may or may not
+   * be present after a reopen. Retrying it can duplicate it; deduplicate by a key of your own.
+   */
+  indeterminate?: boolean
 
   constructor(message: string, code: StorageErrorCode | string = 'INTERNAL', options?: { cause?: unknown }) {
     super(message, options)

@@ -1,7 +1,8 @@
 /**
  * Record validation and encoding. Records cross into the native core as one JSON text per
  * batch, so anything JSON.stringify would drop or choke on is rejected up front with a
- * StorageError('INVALID_RECORD') instead of being silently lost or half-written.
+ * StorageError('INVALID_RECORD') instead of being silently lost or half-written. That includes
+ * NaN and ±Infinity, which JSON.stringify would turn into null.
  */
 import { StorageError } from './errors.js'
 import type { Row } from './backends/types.js'
@@ -10,6 +11,10 @@ const MAX_DEPTH = 1000
 
 function invalid(what: string, why: string): StorageError {
   return new StorageError(`${what} ${why}`, 'INVALID_RECORD')
+}
+
+function nonFinite(what: string, value: number, path: string): StorageError {
+  return invalid(what, `has ${value} at ${path}, which JSON cannot carry (it would be stored as null)`)
 }
 
 function describe(value: unknown): string {
@@ -52,8 +57,10 @@ function checkNested(value: object, path: string, what: string, ancestors: objec
 
 function checkValue(value: unknown, path: string, what: string, ancestors: object[]): void {
   switch (typeof value) {
-    case 'string':
     case 'number':
+      if (value - value !== 0) throw nonFinite(what, value, path)
+      return
+    case 'string':
     case 'boolean':
     case 'undefined':
       return
@@ -70,12 +77,17 @@ export function assertRecord(r: unknown, what: string | number = 'record'): asse
   if (typeof r !== 'object' || r === null || Array.isArray(r) || !isPlainObject(r)) {
     throw invalid(label(what), `must be a plain object, got ${describe(r)}`)
   }
-  // Flat records (the common case) cost one typeof per field; only nested values recurse.
+  // Flat records (the common case) cost one typeof per field, and numbers one subtraction
+  // (x - x is 0 exactly when x is finite); only nested values recurse.
   let ancestors: object[] | undefined
   for (const key in r) {
     const v = (r as Row)[key]
     const t = typeof v
-    if (t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined' || v === null) continue
+    if (t === 'number') {
+      if ((v as number) - (v as number) !== 0) throw nonFinite(label(what), v as number, key)
+      continue
+    }
+    if (t === 'string' || t === 'boolean' || t === 'undefined' || v === null) continue
     ancestors ??= [r]
     checkValue(v, key, label(what), ancestors)
   }

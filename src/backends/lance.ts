@@ -13,6 +13,8 @@ export const LANCE_OPTIONS: OptionSpec = {
   /** Page compression of the stored columns. */
   compression: 'compression',
   topic: 'string',
+  /** A reader: no lock, no writes; reads what a writer (any process) flushed. */
+  readOnly: 'bool',
 }
 
 export interface LanceBackendOptions extends BackendOptions {
@@ -20,6 +22,8 @@ export interface LanceBackendOptions extends BackendOptions {
   compactionThreshold?: number
   compression?: 'zstd' | 'lz4' | 'snappy' | null
   topic?: string
+  /** Open as a reader: no lock, no writes; sees what writers in any process flushed. Default false. */
+  readOnly?: boolean
 }
 
 export class LanceBackend extends NativeBackend {
@@ -53,6 +57,7 @@ export class LanceBackend extends NativeBackend {
       diskBytes: s.diskBytes,
       readOnly: s.readOnly,
       ...(s.lastFlushError ? { lastFlushError: s.lastFlushError } : {}),
+      ...(s.failed ? { failed: s.failed } : {}),
     }
   }
 }

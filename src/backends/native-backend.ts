@@ -14,8 +14,22 @@ const DONE = Promise.resolve()
 const MAX_STREAM_CHUNK = 65_536
 
 export interface OptionSpec {
-  [name: string]: 'posInt' | 'nonNegInt' | 'nonNegNumber' | 'posNumber' | 'bool' | 'string' | 'compression' | 'int'
+  [name: string]:
+    | 'posInt'
+    | 'nonNegInt'
+    | 'nonNegNumber'
+    | 'posNumber'
+    | 'seconds'
+    | 'bool'
+    | 'string'
+    | 'compression'
+    | 'recoveryMode'
+    | 'int'
 }
+
+/** Longest accepted duration (a year): beyond it an interval means "never" and overflows timers. */
+export const MAX_SECONDS = 365 * 24 * 3600
+const RECOVERY_MODES = new Set(['pointInTime', 'absolute'])
 
 const COMPRESSIONS = new Set(['zstd', 'lz4', 'snappy'])
 
@@ -48,6 +62,14 @@ export function checkOptions(backend: string, options: BackendOptions, spec: Opt
       case 'nonNegNumber':
         if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw bad('a number >= 0')
         break
+      case 'seconds':
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_SECONDS) {
+          throw bad(`a number of seconds from 0 to ${MAX_SECONDS}`)
+        }
+        break
+      case 'recoveryMode':
+        if (!RECOVERY_MODES.has(value as string)) throw bad(`'pointInTime' or 'absolute'`)
+        break
       case 'posNumber':
         if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw bad('a number > 0')
         break
@@ -71,10 +93,17 @@ export function checkOptions(backend: string, options: BackendOptions, spec: Opt
 
 /** Native options every native backend shares, with the documented defaults. */
 export function baseNativeOptions(
-  options: BackendOptions & { flushThreshold?: number; compactionThreshold?: number; compression?: string | null; topic?: string },
+  options: BackendOptions & {
+    flushThreshold?: number
+    compactionThreshold?: number
+    compression?: string | null
+    topic?: string
+    readOnly?: boolean
+  },
   backend: string,
 ): NativeStoreOptions {
   return {
+    readOnly: options.readOnly ?? false,
     storagePath: options.storagePath,
     bucketId: options.bucketId ?? 0,
     topic: options.topic,
@@ -191,6 +220,8 @@ export abstract class NativeBackend implements StorageBackend {
         (err) => {
           this.inFlight--
           const e = fromNative(err)
+          // The frames may have reached the disk before the fsync failed: unknown outcome.
+          if (e instanceof StorageError && e.code === 'WAL_IO') e.indeterminate = true
           // A failed fsync poisons the WAL: everything still waiting is unacknowledged.
           const failed = this.waiting.slice(this.head)
           this.waiting = []
@@ -271,6 +302,18 @@ export abstract class NativeBackend implements StorageBackend {
       const total = store.totalCount()
       if (left > 0 && pos < total) next = read(Math.min(chunk, left, total - pos))
       for (const r of rows) yield r
+    }
+  }
+
+  /**
+   * Resolves with the total once it exceeds `seen`, on close, or after `timeout` seconds. On a
+   * `readOnly` backend this follows other processes' flushes (polling with back-off).
+   */
+  async waitForNew(seen: number, timeout: number): Promise<number> {
+    try {
+      return await this.s().waitForMore(seen, timeout)
+    } catch (err) {
+      throw fromNative(err)
     }
   }
 

@@ -12,7 +12,9 @@ const PERSISTING_OPTIONS: OptionSpec = {
   enableWal: 'bool',
   enableMetrics: 'bool',
   /** Seconds between background fsyncs; 0 = fsync (group commit) before every acknowledgement. */
-  walSyncInterval: 'nonNegNumber',
+  walSyncInterval: 'seconds',
+  /** What recovery does with a damaged WAL: 'pointInTime' (default) or 'absolute'. */
+  walRecoveryMode: 'recoveryMode',
   /** Bytes per WAL file before a flush and rotation are forced. */
   maxWalSize: 'posNumber',
 }
@@ -25,7 +27,16 @@ export interface PersistingBackendOptions extends BackendOptions {
   enableMetrics?: boolean
   walSyncInterval?: number
   maxWalSize?: number
+  /**
+   * Damage found by WAL recovery. 'pointInTime' (default): keep everything before the first
+   * damaged frame, move later segments into `wal/quarantine/`, report it in `stats().walEvents`
+   * and open. 'absolute': refuse to open (WAL_CORRUPT naming file and offset) on any damage but
+   * a torn tail of the newest segment.
+   */
+  walRecoveryMode?: 'pointInTime' | 'absolute'
   topic?: string
+  /** Open as a reader: no lock, no WAL, no writes; sees what writers in any process flushed. Default false. */
+  readOnly?: boolean
 }
 
 export class PersistingBackend extends NativeBackend {
@@ -44,6 +55,7 @@ export class PersistingBackend extends NativeBackend {
         walSyncInterval: options.walSyncInterval ?? 1.0,
         maxWalSize: options.maxWalSize ?? 100 * 1024 * 1024,
         enableMetrics: options.enableMetrics ?? false,
+        walRecoveryMode: options.walRecoveryMode ?? 'pointInTime',
       },
     )
     this.enableWal = options.enableWal ?? false
@@ -78,6 +90,7 @@ export class PersistingBackend extends NativeBackend {
       diskBytes: s.diskBytes,
       readOnly: s.readOnly,
       ...(s.lastFlushError ? { lastFlushError: s.lastFlushError } : {}),
+      ...(s.failed ? { failed: s.failed } : {}),
     }
   }
 }

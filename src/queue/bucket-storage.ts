@@ -9,17 +9,52 @@ import type { BackendStats, Row, StorageBackend } from '../backends/types.js'
 
 const STREAM_CHUNK = 256
 
+/** Native readers: resolve with the new total once it exceeds `seen`, or after `timeout` seconds. */
+interface RemoteFollower {
+  waitForNew(seen: number, timeout: number): Promise<number>
+}
+
 export class BucketStorage {
   /** Fires after every acknowledged put/putBatch on this bucket, and on close. */
   readonly notifier = new Notifier()
   private isClosed = false
   private closing: Promise<void> | undefined
 
+  private watchers = 0
+  private watching: Promise<void> | undefined
+
   constructor(
     readonly topic: string,
     readonly bucketId: number,
     readonly backend: StorageBackend,
+    /** A lock-free reader of what writers (in any process) flushed. */
+    readonly readOnly = false,
   ) {}
+
+  /**
+   * While a blocked reader waits, a read-only bucket looks for new flushes (the backend polls
+   * with back-off) and fires the notifier. Returns the function that ends this watch.
+   */
+  watchRemote(): () => void {
+    const remote = this.backend as Partial<RemoteFollower>
+    if (!this.readOnly || typeof remote.waitForNew !== 'function') return () => {}
+    this.watchers++
+    if (!this.watching) {
+      const loop = async (): Promise<void> => {
+        while (this.watchers > 0 && !this.isClosed) {
+          const seen = this.backend.totalCount()
+          const now = await remote.waitForNew!(seen, 0.5)
+          if (now > seen) this.notifier.notify()
+        }
+      }
+      this.watching = loop()
+        .catch(() => undefined)
+        .finally(() => (this.watching = undefined))
+    }
+    return () => {
+      this.watchers--
+    }
+  }
 
   get closed(): boolean {
     return this.isClosed
@@ -46,6 +81,7 @@ export class BucketStorage {
    * get() + the notifier, so they work even on backends that cannot block themselves.
    */
   getStream(offset = 0, limit: number | null = null, block = false): AsyncIterable<Row> {
+    if (block && this.readOnly) return this.backend.getStream(offset, limit, true)
     return block ? this.blockingStream(offset, limit) : this.backend.getStream(offset, limit, false)
   }
 
@@ -64,8 +100,9 @@ export class BucketStorage {
     }
   }
 
+  /** A reader has nothing of its own to flush (system.shutdown flushes every bucket). */
   flush(): Promise<void> {
-    return this.backend.flush()
+    return this.readOnly ? Promise.resolve() : this.backend.flush()
   }
 
   stats(): Promise<BackendStats> {

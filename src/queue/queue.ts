@@ -51,8 +51,14 @@ export class Queue {
     return bucketFor(value, this.config.numBuckets)
   }
 
+  /** The bucket for writing (this process becomes its writer). */
   bucket(bucketId: number): BucketStorage {
-    return this.storage.bucket(this.config.topic, bucketId)
+    return this.storage.bucket(this.config.topic, bucketId, 'write')
+  }
+
+  /** The bucket for reading: a writer's bucket in this system, else a lock-free reader of what writers flushed. */
+  readBucket(bucketId: number): BucketStorage {
+    return this.storage.bucket(this.config.topic, bucketId, 'read')
   }
 
   /** Validates a record for this topic and returns its bucket. */

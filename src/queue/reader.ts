@@ -118,16 +118,23 @@ export class QueueReader {
     // that was already waiting; a plain read still reports CLOSED.
     if (wait && this.queue.storage.closed) return { rows: [], parts: [] }
     for (;;) {
-      const buckets = this.bucketIds.map((id) => this.queue.bucket(id))
+      const buckets = this.bucketIds.map((id) => this.queue.readBucket(id))
       // Captured before reading: a put acknowledged while we read moves a version and we re-read.
       const since = buckets.map((b) => b.notifier.version)
       const taken = await this.readAvailable(limit)
       if (taken.rows.length > 0 || !wait || signal?.aborted) return taken
       const left = deadline === undefined ? undefined : deadline - performance.now()
-      const outcome = await waitForAny(
-        buckets.map((b) => b.notifier),
-        { since, timeoutMs: left, signal },
-      )
+      // Readers of other processes' flushes learn of new rows only by looking: watch while waiting.
+      const unwatch = buckets.map((b) => b.watchRemote())
+      let outcome
+      try {
+        outcome = await waitForAny(
+          buckets.map((b) => b.notifier),
+          { since, timeoutMs: left, signal },
+        )
+      } finally {
+        for (const stop of unwatch) stop()
+      }
       if (outcome !== 'notified') return taken
     }
   }
@@ -142,7 +149,7 @@ export class QueueReader {
     for (let k = 0; k < n && rows.length < limit; k++) {
       const bucketId = this.bucketIds[(start + k) % n]
       const offset = this.offsets.get(bucketId) ?? 0
-      const got = await this.queue.bucket(bucketId).get(offset, limit - rows.length)
+      const got = await this.queue.readBucket(bucketId).get(offset, limit - rows.length)
       if (got.length === 0) continue
       if (epoch === this.epoch) this.offsets.set(bucketId, offset + got.length)
       parts.push({ bucketId, count: got.length, end: offset + got.length })

@@ -57,12 +57,20 @@ export class StorageManager {
     return [...this.topicStates.keys()]
   }
 
-  /** The bucket's storage, constructing its backend on first use. */
-  bucket(topic: string, bucketId: number): BucketStorage {
+  /**
+   * The bucket's storage, constructing its backend on first use. A bucket first opened for
+   * reading is a lock-free reader (native backends: `readOnly`), so a reader process never
+   * blocks the writer process; a writer in this system later replaces it with the writable one.
+   */
+  bucket(topic: string, bucketId: number, mode: 'read' | 'write' = 'write'): BucketStorage {
     this.assertOpen()
     const state = this.topicStates.get(topic)
     if (state === undefined) throw new StorageError(`topic '${topic}' is not open`, 'NOT_FOUND')
     let storage = state.buckets.get(bucketId)
+    if (storage !== undefined && mode === 'write' && storage.readOnly) {
+      void storage.close().catch(() => undefined)
+      storage = undefined
+    }
     if (storage === undefined) {
       const { config } = state
       if (!Number.isSafeInteger(bucketId) || bucketId < 0 || bucketId >= config.numBuckets) {
@@ -75,7 +83,9 @@ export class StorageManager {
         ...(wantsTopic(config.backend) ? { topic } : {}),
         ...config.backendOptions,
       }
-      storage = new BucketStorage(topic, bucketId, new config.backend(options))
+      const reader = mode === 'read' && wantsTopic(config.backend) && options.readOnly === undefined
+      if (reader) options.readOnly = true
+      storage = new BucketStorage(topic, bucketId, new config.backend(options), reader)
       state.buckets.set(bucketId, storage)
     }
     return storage

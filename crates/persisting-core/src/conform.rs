@@ -29,6 +29,29 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBa
     .code(ErrorCode::Internal, "conforming batch to schema")
 }
 
+/// `batch` plus a null column for every field of `schema` it lacks (rows read from Lance lack
+/// the fields that are still untyped or only in the buffer so far; they read as null).
+pub fn fill_missing(batch: RecordBatch, schema: Option<&Schema>) -> Result<RecordBatch> {
+    let Some(schema) = schema else { return Ok(batch) };
+    let have = batch.schema();
+    let missing: Vec<&Arc<Field>> = schema.fields().iter().filter(|f| have.field_with_name(f.name()).is_err()).collect();
+    if missing.is_empty() {
+        return Ok(batch);
+    }
+    let mut fields: Vec<Arc<Field>> = have.fields().iter().cloned().collect();
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    for f in missing {
+        fields.push(f.clone());
+        cols.push(new_null_array(f.data_type(), batch.num_rows()));
+    }
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        cols,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )
+    .code(ErrorCode::Internal, "adding missing fields as null")
+}
+
 pub fn conform_array(arr: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
     if arr.data_type() == target {
         return Ok(arr.clone());

@@ -16,6 +16,10 @@ pub enum ErrorCode {
     WalCorrupt,
     WalLocked,
     WalIo,
+    /// Another writer holds the bucket (WAL off; with the WAL on it is `WalLocked`).
+    Locked,
+    /// An earlier I/O error stopped the bucket; reopen it to reconcile from disk.
+    BucketFailed,
     Internal,
 }
 
@@ -33,6 +37,8 @@ impl ErrorCode {
             ErrorCode::WalCorrupt => "WAL_CORRUPT",
             ErrorCode::WalLocked => "WAL_LOCKED",
             ErrorCode::WalIo => "WAL_IO",
+            ErrorCode::Locked => "LOCKED",
+            ErrorCode::BucketFailed => "BUCKET_FAILED",
             ErrorCode::Internal => "INTERNAL",
         }
     }

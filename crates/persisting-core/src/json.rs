@@ -6,6 +6,11 @@
 //! top-level keys and value kinds against the current schema. Only when that check fails
 //! (first batch, new field, int -> float) do we pay for a full `serde_json` parse to infer
 //! types (`infer_rows`).
+//!
+//! Typing keeps every JS value exactly: a number is Int64 while every value seen for that
+//! place is integral and within i64, Float64 otherwise (a JS number is a double, so Float64
+//! holds any of them exactly); arrays are lists of those. Only a top-level field named
+//! `vector` holding numbers becomes a `FixedSizeList<Float32, dim>` (as in lancedb).
 
 use std::sync::Arc;
 
@@ -51,8 +56,13 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
     let mut rows = 0usize;
     let mut fits = schema.is_some();
     let mut flat = true;
-    let fields: Vec<(&[u8], &DataType)> = schema
-        .map(|s| s.fields().iter().map(|f| (f.name().as_bytes(), f.data_type())).collect())
+    let fields: Vec<SchemaSlot> = schema
+        .map(|s| {
+            s.fields()
+                .iter()
+                .map(|f| SchemaSlot { name: f.name().as_bytes(), dt: f.data_type(), has_int: has_int(f.data_type()) })
+                .collect()
+        })
         .unwrap_or_default();
     loop {
         i = skip_ws(buf, i);
@@ -86,6 +96,24 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
     }
 }
 
+/// One top-level field of the schema, as the scan needs it.
+struct SchemaSlot<'a> {
+    name: &'a [u8],
+    dt: &'a DataType,
+    /// Holds Int64 somewhere: a nested non-integer must then take the checked path, because
+    /// arrow-json's strict decode truncates `2.5` into an Int64 slot instead of failing.
+    has_int: bool,
+}
+
+fn has_int(dt: &DataType) -> bool {
+    match dt {
+        DataType::Int64 => true,
+        DataType::Struct(f) => f.iter().any(|c| has_int(c.data_type())),
+        DataType::List(c) | DataType::LargeList(c) | DataType::FixedSizeList(c, _) => has_int(c.data_type()),
+        _ => false,
+    }
+}
+
 fn skip_ws(buf: &[u8], mut i: usize) -> usize {
     while i < buf.len() && matches!(buf[i], b' ' | b'\n' | b'\r' | b'\t') {
         i += 1;
@@ -97,7 +125,7 @@ fn skip_ws(buf: &[u8], mut i: usize) -> usize {
 fn scan_object_row(
     buf: &[u8],
     start: usize,
-    fields: &[(&[u8], &DataType)],
+    fields: &[SchemaSlot],
     fits: &mut bool,
     flat: &mut bool,
 ) -> Result<usize> {
@@ -125,7 +153,7 @@ fn scan_object_row(
             return Err(Error::invalid_record("malformed record: expected ':'"));
         }
         i = skip_ws(buf, i + 1);
-        let (kind, end, value_escaped) = scan_value(buf, i)?;
+        let (kind, end, value_escaped, wide) = scan_value(buf, i)?;
         if *flat {
             *flat = match kind {
                 Kind::Obj | Kind::Arr => false,
@@ -141,14 +169,14 @@ fn scan_object_row(
             // Rows usually repeat the schema's key order, so try the expected slot first.
             let field = if escaped {
                 None
-            } else if pos < fields.len() && fields[pos].0 == key {
-                Some(fields[pos].1)
+            } else if pos < fields.len() && fields[pos].name == key {
+                Some(&fields[pos])
             } else {
-                fields.iter().find(|(name, _)| *name == key).map(|(_, t)| *t)
+                fields.iter().find(|f| f.name == key)
             };
             pos += 1;
             *fits = match field {
-                Some(dt) => kind_fits(kind, dt),
+                Some(f) => kind_fits(kind, f.dt) && !(wide && f.has_int),
                 None => false,
             };
         }
@@ -185,37 +213,54 @@ fn scan_string(buf: &[u8], start: usize) -> Result<(usize, bool)> {
     Err(Error::invalid_record("unterminated string"))
 }
 
-/// Returns the kind, the index after the value, and whether a string value had escapes.
-fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool)> {
+/// Returns the kind, the index after the value, whether a string value had escapes, and
+/// whether a nested value holds a number that may not be an Int64 (fraction, exponent, or
+/// more than 18 digits).
+fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool, bool)> {
     if i >= buf.len() {
         return Err(Error::invalid_record("missing value"));
     }
     match buf[i] {
         b'"' => {
             let (end, escaped) = scan_string(buf, i)?;
-            Ok((Kind::Str, end, escaped))
+            Ok((Kind::Str, end, escaped, false))
         }
-        b'n' => Ok((Kind::Null, i + 4, false)),
-        b't' => Ok((Kind::Bool, i + 4, false)),
-        b'f' => Ok((Kind::Bool, i + 5, false)),
+        b'n' => Ok((Kind::Null, i + 4, false, false)),
+        b't' => Ok((Kind::Bool, i + 4, false, false)),
+        b'f' => Ok((Kind::Bool, i + 5, false, false)),
         b'{' | b'[' => {
             let kind = if buf[i] == b'{' { Kind::Obj } else { Kind::Arr };
             let mut depth = 0usize;
+            let mut digits = 0usize;
+            let mut wide = false;
             let mut j = i;
             while j < buf.len() {
                 match buf[j] {
                     b'"' => {
+                        digits = 0;
                         j = scan_string(buf, j)?.0;
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
+                    b'0'..=b'9' => {
+                        digits += 1;
+                        wide |= digits > 18;
+                    }
+                    // Outside strings, `.` only occurs in numbers, and `e` follows a digit only
+                    // in an exponent (`true`/`false` put a letter before it).
+                    b'.' => wide = true,
+                    b'e' | b'E' if digits > 0 => wide = true,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        digits = 0;
+                    }
                     b'}' | b']' => {
                         depth -= 1;
                         if depth == 0 {
-                            return Ok((kind, j + 1, false));
+                            return Ok((kind, j + 1, false, wide));
                         }
+                        digits = 0;
                     }
-                    _ => {}
+                    _ => digits = 0,
                 }
                 j += 1;
             }
@@ -235,7 +280,7 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool)> {
             if j == i {
                 return Err(Error::invalid_record("malformed value"));
             }
-            Ok((if float { Kind::Float } else { Kind::Int }, j, false))
+            Ok((if float { Kind::Float } else { Kind::Int }, j, false, false))
         }
     }
 }
@@ -245,16 +290,19 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool)> {
 pub enum MergeMode {
     /// Schema not fixed yet: anything compatible merges (new fields, int -> float, vector -> list).
     Loose,
-    /// Schema fixed by stored data and not evolvable (LanceBackend).
+    /// Schema fixed by stored data and not evolvable (LanceBackend): no new fields and no type
+    /// changes, except the two a JS value can force without a change of kind: int -> float
+    /// (a later fraction or an integer beyond i64) and a still untyped (all-null) field
+    /// getting its first type.
     Fixed,
-    /// Schema fixed by stored data but evolvable (PersistingBackend): new nullable fields, int -> float.
+    /// Schema fixed by stored data but evolvable (PersistingBackend): also new nullable fields.
     Evolve,
 }
 
-/// Infers the Arrow schema of newline-separated JSON rows.
-/// Integers at the top level are Int64; numbers inside objects/lists are Float64 (so a later
-/// fractional value never truncates silently); top-level arrays of numbers with one length
-/// in every row become FixedSizeList<Float32> vectors.
+/// Top-level field whose number arrays are float32 vectors (the lancedb convention).
+pub const VECTOR_FIELD: &str = "vector";
+
+/// Infers the Arrow schema of newline-separated JSON rows (see the module doc for the rules).
 pub fn infer_rows(rows: &[u8]) -> Result<Schema> {
     let mut fields: Vec<Field> = Vec::new();
     for (idx, v) in serde_json::Deserializer::from_slice(rows).into_iter::<Value>().enumerate() {
@@ -264,19 +312,30 @@ pub fn infer_rows(rows: &[u8]) -> Result<Schema> {
         };
         let mut row_fields: Vec<Field> = Vec::with_capacity(map.len());
         for (k, v) in map.iter() {
-            row_fields.push(Field::new(k, infer_value(v, true), true));
+            row_fields.push(Field::new(k, infer_top(k, v), true));
         }
         fields = merge_field_lists(&fields, &row_fields, MergeMode::Loose, "")?;
     }
     Ok(Schema::new(fields))
 }
 
-fn infer_value(v: &Value, top: bool) -> DataType {
+fn infer_top(name: &str, v: &Value) -> DataType {
+    match v {
+        Value::Array(items) if name == VECTOR_FIELD && !items.is_empty() && items.iter().all(|x| x.is_number()) => {
+            DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Float32, true)), items.len() as i32)
+        }
+        _ => infer_value(v),
+    }
+}
+
+fn infer_value(v: &Value) -> DataType {
     match v {
         Value::Null => DataType::Null,
         Value::Bool(_) => DataType::Boolean,
+        // serde_json keeps an integer as i64 or u64 only when the text has no fraction or
+        // exponent and fits; 2^63..2^64 (a u64) does not fit Int64.
         Value::Number(n) => {
-            if top && (n.is_i64() || n.is_u64()) {
+            if n.is_i64() {
                 DataType::Int64
             } else {
                 DataType::Float64
@@ -284,21 +343,15 @@ fn infer_value(v: &Value, top: bool) -> DataType {
         }
         Value::String(_) => DataType::Utf8,
         Value::Array(items) => {
-            if top && !items.is_empty() && items.iter().all(|x| x.is_number()) {
-                return DataType::FixedSizeList(
-                    Arc::new(Field::new_list_field(DataType::Float32, true)),
-                    items.len() as i32,
-                );
-            }
             let mut elem = DataType::Null;
             for x in items {
-                let t = infer_value(x, false);
+                let t = infer_value(x);
                 elem = merge_types(&elem, &t, MergeMode::Loose, "[]").unwrap_or(DataType::Utf8);
             }
             DataType::List(Arc::new(Field::new_list_field(elem, true)))
         }
         Value::Object(map) => DataType::Struct(Fields::from(
-            map.iter().map(|(k, v)| Field::new(k, infer_value(v, false), true)).collect::<Vec<_>>(),
+            map.iter().map(|(k, v)| Field::new(k, infer_value(v), true)).collect::<Vec<_>>(),
         )),
     }
 }
@@ -365,23 +418,11 @@ pub fn merge_types(old: &DataType, new: &DataType, mode: MergeMode, path: &str) 
     };
     Ok(match (old, new) {
         (_, Null) => old.clone(),
-        (Null, _) => {
-            if mode == MergeMode::Loose {
-                new.clone()
-            } else {
-                // A stored all-null column cannot take values without a rewrite.
-                return Err(mismatch());
-            }
-        }
-        (Float64, Int64) => Float64,
-        (Int64, Float64) => {
-            if mode == MergeMode::Fixed {
-                return Err(Error::schema(format!(
-                    "field '{path}' is stored as integer but received a fractional number (the 'persisting' backend widens integers to floats)"
-                )));
-            }
-            Float64
-        }
+        // An all-null field has no type yet (it is not in Lance, see `lance_io::stored_schema`).
+        (Null, _) => new.clone(),
+        // Integers widen in every mode: JS has one number type, so a fraction or an integer
+        // beyond i64 is not a change of kind.
+        (Float64, Int64) | (Int64, Float64) => Float64,
         (Struct(a), Struct(b)) => {
             let a: Vec<Field> = a.iter().map(|f| f.as_ref().clone()).collect();
             let b: Vec<Field> = b.iter().map(|f| f.as_ref().clone()).collect();
@@ -405,11 +446,10 @@ pub fn merge_types(old: &DataType, new: &DataType, mode: MergeMode, path: &str) 
                     _ => Float64,
                 };
                 List(Arc::new(Field::new_list_field(elem, true)))
-            } else if matches!(old, List(_)) {
-                // A numeric array into a list column: the decoder handles it if element types fit.
-                let List(f) = old else { unreachable!() };
-                merge_types(f.data_type(), &Float64, mode, path)?;
-                old.clone()
+            } else if let List(f) = old {
+                // Numbers into a list column: its elements may have to widen to float.
+                let elem = merge_types(f.data_type(), &Float64, mode, &format!("{path}[]"))?;
+                List(Arc::new(Field::new_list_field(elem, true)))
             } else {
                 return Err(mismatch());
             }
@@ -518,26 +558,109 @@ mod tests {
 
     #[test]
     fn infers_vectors_and_nested() {
-        let (rows, _) = split(r#"[{"v":[1,2,3],"o":{"x":1},"l":["a"]},{"v":[0.5,1,2],"o":{"y":"s"}}]"#, None);
+        let (rows, _) = split(r#"[{"vector":[1,2,3],"o":{"x":1},"l":["a"]},{"vector":[0.5,1,2],"o":{"y":"s"}}]"#, None);
         let s = infer_rows(&rows).unwrap();
-        assert!(matches!(s.field_with_name("v").unwrap().data_type(), DataType::FixedSizeList(_, 3)));
+        let DataType::FixedSizeList(item, 3) = s.field_with_name("vector").unwrap().data_type() else { panic!() };
+        assert_eq!(item.data_type(), &DataType::Float32);
         let DataType::Struct(f) = s.field_with_name("o").unwrap().data_type() else { panic!() };
         assert_eq!(f.len(), 2);
-        assert_eq!(f[0].data_type(), &DataType::Float64);
+        assert_eq!(f[0].data_type(), &DataType::Int64);
         let batch = decode_rows(&rows, &Arc::new(s), 2).unwrap();
         let json = String::from_utf8(encode_batches(&[batch]).unwrap()).unwrap();
-        assert!(json.contains(r#""v":[1.0,2.0,3.0]"#) || json.contains(r#""v":[1,2,3]"#), "{json}");
+        assert!(json.contains(r#""vector":[1.0,2.0,3.0]"#) || json.contains(r#""vector":[1,2,3]"#), "{json}");
+    }
+
+    fn infer(s: &str) -> (Vec<u8>, Schema) {
+        let (rows, _) = split(s, None);
+        let schema = infer_rows(&rows).unwrap();
+        (rows, schema)
+    }
+
+    fn dt<'a>(s: &'a Schema, name: &str) -> &'a DataType {
+        s.field_with_name(name).unwrap().data_type()
+    }
+
+    fn list_of(t: DataType) -> DataType {
+        DataType::List(Arc::new(Field::new_list_field(t, true)))
+    }
+
+    /// Decodes `rows` with `schema` and returns them re-encoded, parsed.
+    fn round_trip(rows: &[u8], schema: Schema, n: usize) -> Vec<Value> {
+        let batch = decode_rows(rows, &Arc::new(schema), n).unwrap();
+        serde_json::from_slice(&encode_batches(&[batch]).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn numbers_are_int64_only_while_integral_and_within_i64() {
+        // What JSON.stringify writes for 16777217, 2**53-1, 1e19, 2**63, -(2**63), 0.1, 1e300.
+        let (rows, s) = infer(
+            r#"[{"a":16777217,"b":9007199254740991,"c":10000000000000000000,"d":9223372036854775808,"e":-9223372036854775808,"f":0.1,"g":1e+300}]"#,
+        );
+        for (name, want) in [("a", DataType::Int64), ("b", DataType::Int64), ("c", DataType::Float64), ("d", DataType::Float64), ("e", DataType::Int64), ("f", DataType::Float64), ("g", DataType::Float64)] {
+            assert_eq!(dt(&s, name), &want, "{name}");
+        }
+        let out = round_trip(&rows, s, 1);
+        assert_eq!(out[0]["a"].as_i64(), Some(16777217));
+        assert_eq!(out[0]["b"].as_i64(), Some(9007199254740991));
+        assert_eq!(out[0]["c"].as_f64(), Some(1e19));
+        assert_eq!(out[0]["d"].as_f64(), Some(9223372036854775808.0));
+        assert_eq!(out[0]["e"].as_i64(), Some(i64::MIN));
+        assert_eq!(out[0]["f"].as_f64(), Some(0.1));
+        assert_eq!(out[0]["g"].as_f64(), Some(1e300));
+        // A fraction in a later row of the same batch widens the column instead of failing.
+        let (_, s) = infer(r#"[{"n":1},{"n":2.5},{"n":10000000000000000000}]"#);
+        assert_eq!(dt(&s, "n"), &DataType::Float64);
+    }
+
+    #[test]
+    fn number_arrays_are_exact_lists_and_only_vector_is_float32() {
+        let (rows, s) = infer(
+            r#"[{"ts":[16777217,1700000000123],"x":[0.1,1e+300],"mixed":[1,2.5],"deep":[[1],[2]],"vector":[0.1,2]}]"#,
+        );
+        assert_eq!(dt(&s, "ts"), &list_of(DataType::Int64));
+        assert_eq!(dt(&s, "x"), &list_of(DataType::Float64));
+        assert_eq!(dt(&s, "mixed"), &list_of(DataType::Float64));
+        assert_eq!(dt(&s, "deep"), &list_of(list_of(DataType::Int64)));
+        assert!(matches!(dt(&s, "vector"), DataType::FixedSizeList(f, 2) if f.data_type() == &DataType::Float32));
+        let out = round_trip(&rows, s, 1);
+        assert_eq!(out[0]["ts"], serde_json::json!([16777217, 1700000000123i64]));
+        assert_eq!(out[0]["x"], serde_json::json!([0.1, 1e300]));
+        assert_eq!(out[0]["mixed"], serde_json::json!([1.0, 2.5]));
+        // Float32 by design: the vector keeps float32 precision, not the double.
+        assert_eq!(out[0]["vector"][0].as_f64(), Some(0.1f32 as f64));
+    }
+
+    #[test]
+    fn scan_sends_non_integers_into_int_slots_down_the_checked_path() {
+        // arrow-json would truncate 1.5 into an Int64 list; the scan must not call that a fit.
+        let (_, s) = infer(r#"[{"ts":[1,2],"o":{"k":1},"tags":["a"],"vector":[1,2]}]"#);
+        let fits = |row: &str| split(row, Some(&s)).1.fits_schema;
+        assert!(fits(r#"[{"ts":[3,4],"o":{"k":2},"tags":["b.e"],"vector":[0.5,1e-3]}]"#));
+        assert!(fits(r#"[{"ts":[-3],"o":{"k":true},"tags":["1e5"]}]"#));
+        assert!(!fits(r#"[{"ts":[3,4.5]}]"#));
+        assert!(!fits(r#"[{"ts":[1e+21]}]"#));
+        assert!(!fits(r#"[{"ts":[10000000000000000000]}]"#));
+        assert!(!fits(r#"[{"o":{"k":0.5}}]"#));
+        // A top-level integer too long for the byte scan's guarantee is decoded at once.
+        let (_, r) = split(r#"[{"n":10000000000000000000}]"#, Some(&s));
+        assert!(!r.flat);
     }
 
     #[test]
     fn merge_rules() {
         let int = DataType::Int64;
         let flt = DataType::Float64;
-        assert_eq!(merge_types(&int, &flt, MergeMode::Evolve, "n").unwrap(), flt);
-        let e = merge_types(&int, &flt, MergeMode::Fixed, "n").unwrap_err();
+        for mode in [MergeMode::Loose, MergeMode::Evolve, MergeMode::Fixed] {
+            // Widening is never a type error, and an untyped (all-null) field takes any type.
+            assert_eq!(merge_types(&int, &flt, mode, "n").unwrap(), flt);
+            assert_eq!(merge_types(&flt, &int, mode, "n").unwrap(), flt);
+            assert_eq!(merge_types(&DataType::Null, &int, mode, "n").unwrap(), int);
+            assert_eq!(merge_types(&list_of(int.clone()), &list_of(flt.clone()), mode, "l").unwrap(), list_of(flt.clone()));
+        }
+        let e = merge_types(&DataType::Utf8, &int, MergeMode::Evolve, "s").unwrap_err();
         assert_eq!(e.code, ErrorCode::SchemaMismatch);
-        assert!(e.message.contains("'n'"));
-        assert!(merge_types(&DataType::Utf8, &int, MergeMode::Evolve, "s").is_err());
+        assert!(e.message.contains("'s'"));
+        assert!(merge_types(&int, &DataType::Utf8, MergeMode::Fixed, "n").is_err());
         let old = Schema::new(vec![Field::new("a", int.clone(), true)]);
         let new = Schema::new(vec![Field::new("b", int.clone(), true)]);
         let e = merge_schemas(&old, &new, MergeMode::Fixed).unwrap_err();

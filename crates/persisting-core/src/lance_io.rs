@@ -3,14 +3,16 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
-use lance::dataset::optimize::{compact_files, CompactionOptions};
-use lance::dataset::{BatchUDF, ColumnAlteration, NewColumnTransform};
-use lance::dataset::{Dataset, WriteMode, WriteParams};
+use lance::dataset::index::DatasetIndexRemapperOptions;
+use lance::dataset::optimize::{commit_compaction, plan_compaction, CompactionOptions};
+use lance::dataset::transaction::{Operation, Transaction};
+use lance::dataset::{BatchUDF, NewColumnTransform};
+use lance::dataset::{CommitBuilder, Dataset, InsertBuilder, WriteDestination, WriteMode, WriteParams};
 use lance::dataset::builder::DatasetBuilder;
 use lance::index::vector::VectorIndexParams;
 use lance::io::ObjectStoreRegistry;
@@ -81,27 +83,142 @@ pub fn arrow_schema(ds: &Dataset) -> SchemaRef {
     Arc::new(Schema::from(ds.schema()))
 }
 
+/// Schema-metadata key of the dataset: a JSON array naming the top-level fields that were null
+/// in every record stored so far. Lance cannot store Arrow's Null type, and storing them as
+/// some placeholder type would fix a type nobody asked for (a later integer would then be
+/// "changed type from string"). So such a field has no Lance column at all; this list keeps it
+/// known across reopen (LanceBackend accepts it later even though its schema is fixed), and
+/// its first typed value adds the column with `add_columns(AllNulls)`: one commit, no data
+/// rewrite, and older rows read as null. A name that also has a column is typed (the column
+/// wins), so the list is only ever added to, and a crash between any two commits leaves a
+/// state that opens: list first, then rows; column first, then rows.
+pub const UNTYPED_KEY: &str = "persisting:untyped";
+
+pub fn untyped_names(schema: &Schema) -> Vec<String> {
+    schema
+        .metadata()
+        .get(UNTYPED_KEY)
+        .and_then(|v| serde_json::from_str::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+}
+
+/// Schema metadata listing `names` as untyped (empty when there are none).
+pub fn untyped_metadata(names: &[String]) -> std::collections::HashMap<String, String> {
+    let mut md = std::collections::HashMap::new();
+    if !names.is_empty() {
+        md.insert(UNTYPED_KEY.to_string(), serde_json::to_string(names).expect("names serialise"));
+    }
+    md
+}
+
+/// The bucket's schema as stored: Lance's columns (without codec metadata), then the fields
+/// still untyped, as Null.
+pub fn stored_schema(ds: &Dataset) -> Schema {
+    let full = arrow_schema(ds);
+    let mut fields: Vec<Field> = strip_metadata(&full).fields().iter().map(|f| f.as_ref().clone()).collect();
+    for name in untyped_names(&full) {
+        if !fields.iter().any(|f| f.name() == &name) {
+            fields.push(Field::new(name, DataType::Null, true));
+        }
+    }
+    Schema::new(fields)
+}
+
+/// Adds to the untyped list every Null field of `schema` that has no column (one metadata
+/// commit, only when the list grows). Called before the rows that carry those fields are
+/// appended, so a crash in between leaves a name with no rows, which is harmless.
+pub async fn record_untyped(ds: &mut Dataset, schema: &Schema) -> Result<()> {
+    let full = arrow_schema(ds);
+    let mut names = untyped_names(&full);
+    let before = names.len();
+    for f in schema.fields() {
+        if f.data_type() == &DataType::Null && full.field_with_name(f.name()).is_err() && !names.contains(f.name()) {
+            names.push(f.name().clone());
+        }
+    }
+    if names.len() == before {
+        return Ok(());
+    }
+    let value = serde_json::to_string(&names).expect("names serialise");
+    ds.update_schema_metadata([(UNTYPED_KEY, value.as_str())])
+        .await
+        .map_err(lance_err("recording untyped fields"))?;
+    Ok(())
+}
+
 pub async fn count_rows(ds: &Dataset) -> Result<u64> {
     Ok(ds.count_rows(None).await.map_err(lance_err("counting rows"))? as u64)
 }
 
-/// Appends one batch as a new fragment (creating the dataset on first use).
-pub async fn append(ds: Option<Dataset>, uri: &str, batch: RecordBatch, meta: Vec<(String, String)>) -> Result<Dataset> {
-    let schema = batch.schema();
-    let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+/// Makes local Lance files durable in commit order: Lance itself never fsyncs, so without this
+/// a power loss could keep a manifest whose data files are gone. New data files are synced
+/// before the commit that names them ([`Durability::before_commit`]) and the manifest,
+/// transaction file and directories after it ([`Durability::after_commit`]).
+pub struct Durability {
+    root: Option<PathBuf>,
+    synced: Mutex<HashSet<PathBuf>>,
+}
+
+impl Durability {
+    /// `uri` is the dataset URI; object stores need nothing (their puts are durable).
+    pub fn new(uri: &str) -> Self {
+        Durability { root: local_path(uri), synced: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn before_commit(&self) -> Result<()> {
+        match &self.root {
+            Some(root) => fsync_tree(&root.join("data"), &mut self.synced.lock().unwrap()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn after_commit(&self) -> Result<()> {
+        match &self.root {
+            Some(root) => fsync_tree(root, &mut self.synced.lock().unwrap()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Appends one batch as a new fragment (creating the dataset on first use): data files are
+/// written uncommitted, made durable, then committed.
+pub async fn append(
+    ds: Option<Dataset>,
+    uri: &str,
+    batch: RecordBatch,
+    meta: Vec<(String, String)>,
+    durability: &Durability,
+) -> Result<Dataset> {
+    let creating = ds.is_none();
     let params = WriteParams {
-        mode: if ds.is_some() { WriteMode::Append } else { WriteMode::Create },
+        mode: if creating { WriteMode::Create } else { WriteMode::Append },
         session: Some(session()),
         ..Default::default()
     }
     .with_transaction_properties(meta.into_iter().collect());
-    match ds {
-        Some(mut ds) => {
-            ds.append(reader, Some(params)).await.map_err(lance_err("appending to Lance"))?;
-            Ok(ds)
-        }
-        None => Dataset::write(reader, uri, Some(params)).await.map_err(lance_err("creating Lance dataset")),
+    let dest: WriteDestination = match ds {
+        Some(ds) => WriteDestination::Dataset(Arc::new(ds)),
+        None => WriteDestination::Uri(uri),
+    };
+    let what = if creating { "creating Lance dataset" } else { "appending to Lance" };
+    let txn = InsertBuilder::new(dest.clone())
+        .with_params(&params)
+        .execute_uncommitted(vec![batch])
+        .await
+        .map_err(lance_err(what))?;
+    durability.before_commit()?;
+    crate::fault::point("after_lance_data_fsync")?;
+    crate::fault::point("before_lance_commit")?;
+    let mut commit = CommitBuilder::new(dest).with_session(session());
+    if creating {
+        commit = commit
+            .enable_v2_manifest_paths(params.enable_v2_manifest_paths)
+            .with_storage_format(params.data_storage_version.unwrap_or_default());
     }
+    let ds = commit.execute(txn).await.map_err(lance_err(what))?;
+    crate::fault::point("after_lance_commit")?;
+    durability.after_commit()?;
+    Ok(ds)
 }
 
 pub async fn take_range(ds: &Dataset, start: u64, end: u64) -> Result<RecordBatch> {
@@ -121,7 +238,7 @@ pub async fn checkout(ds: &Dataset, version: u64) -> Result<Dataset> {
     })
 }
 
-pub async fn compact(ds: &mut Dataset) -> Result<(usize, usize)> {
+pub async fn compact(ds: &mut Dataset, durability: &Durability) -> Result<(usize, usize)> {
     // One rewrite at a time with a modest read-ahead: compaction runs next to ingestion, and
     // its transient memory (not the buffers) would otherwise set the process's peak RSS.
     let opts = CompactionOptions {
@@ -129,17 +246,37 @@ pub async fn compact(ds: &mut Dataset) -> Result<(usize, usize)> {
         io_buffer_size: Some(32 << 20),
         ..CompactionOptions::default()
     };
-    let m = compact_files(ds, opts, None).await.map_err(lance_err("compacting"))?;
+    let plan = plan_compaction(ds, &opts).await.map_err(lance_err("planning compaction"))?;
+    if plan.num_tasks() == 0 {
+        return Ok((0, 0));
+    }
+    let mut done = Vec::with_capacity(plan.num_tasks());
+    for task in plan.compaction_tasks() {
+        done.push(task.execute(ds).await.map_err(lance_err("compacting"))?);
+    }
+    durability.before_commit()?;
+    crate::fault::point("before_compaction_commit")?;
+    let m = commit_compaction(ds, done, Arc::new(DatasetIndexRemapperOptions::default()), &opts)
+        .await
+        .map_err(lance_err("committing compaction"))?;
+    crate::fault::point("after_compaction_commit")?;
+    durability.after_commit()?;
     Ok((m.fragments_removed, m.fragments_added))
 }
 
-/// Brings the stored schema up to `target` (top-level fields): new nullable columns are added
-/// without touching data; a widened column (int -> float, all-null -> typed) is rewritten.
-pub async fn evolve(ds: &mut Dataset, target: &Schema, codec: Option<&str>) -> Result<bool> {
+/// Brings the stored schema up to `target` (top-level fields): new nullable columns (and
+/// untyped fields getting their first type) are added without touching data; a widened column
+/// (int -> float) is rewritten. Fields still Null in `target` get no column. Each step is one
+/// commit and leaves a consistent dataset, so a crash between steps only leaves evolution for
+/// the next flush (whose buffer, replayed from the WAL, still needs it).
+pub async fn evolve(ds: &mut Dataset, target: &Schema, codec: Option<&str>, durability: &Durability) -> Result<bool> {
     let current = strip_metadata(&Schema::from(ds.schema()));
     let mut added: Vec<Field> = Vec::new();
     let mut widened: Vec<Field> = Vec::new();
     for f in target.fields() {
+        if f.data_type() == &DataType::Null {
+            continue;
+        }
         match current.field_with_name(f.name()) {
             Err(_) => added.push(f.as_ref().clone()),
             Ok(cf) if strip_metadata(&Schema::new(vec![cf.clone()])) != strip_metadata(&Schema::new(vec![f.as_ref().clone()])) => {
@@ -156,36 +293,73 @@ pub async fn evolve(ds: &mut Dataset, target: &Schema, codec: Option<&str>) -> R
         ds.add_columns(NewColumnTransform::AllNulls(Arc::new(s)), None, None)
             .await
             .map_err(lance_err("adding columns"))?;
+        durability.after_commit()?;
     }
     for f in widened {
-        let name = f.name().clone();
-        let tmp = format!("__persisting_widen_{name}");
-        let target_type = f.data_type().clone();
-        let out_schema = Arc::new(crate::conform::with_compression(
-            &Schema::new(vec![Field::new(&tmp, target_type.clone(), true)]),
-            codec,
-        ));
-        let out2 = out_schema.clone();
-        let src = name.clone();
-        let udf = BatchUDF {
-            mapper: Box::new(move |b: &RecordBatch| {
-                let col = b.column_by_name(&src).cloned().unwrap_or_else(|| arrow_array::new_null_array(&DataType::Null, b.num_rows()));
-                let cast: ArrayRef = conform_array(&col, &target_type)
-                    .map_err(|e| lance::Error::invalid_input(e.to_string()))?;
-                RecordBatch::try_new(out2.clone(), vec![cast]).map_err(|e| lance::Error::invalid_input(e.to_string()))
-            }),
-            output_schema: out_schema,
-            result_checkpoint: None,
-        };
-        ds.add_columns(NewColumnTransform::BatchUDF(udf), Some(vec![name.clone()]), None)
-            .await
-            .map_err(lance_err("rewriting widened column"))?;
-        ds.drop_columns(&[name.as_str()]).await.map_err(lance_err("dropping old column"))?;
-        ds.alter_columns(&[ColumnAlteration::new(tmp.clone()).rename(name.clone())])
-            .await
-            .map_err(lance_err("renaming widened column"))?;
+        widen_column(ds, &f, codec, durability).await?;
     }
     Ok(true)
+}
+
+/// Rewrites one column with a wider type in a single commit: the cast values go to new data
+/// files (made durable first), and one Merge swaps the field for the new one in place, so no
+/// crash can leave the old values hidden or the column half-renamed.
+async fn widen_column(ds: &mut Dataset, f: &Field, codec: Option<&str>, durability: &Durability) -> Result<()> {
+    let name = f.name().clone();
+    let tmp = format!("__persisting_widen_{name}");
+    let target_type = f.data_type().clone();
+    let out_schema = Arc::new(crate::conform::with_compression(
+        &Schema::new(vec![Field::new(&tmp, target_type.clone(), true)]),
+        codec,
+    ));
+    let mut fragments = Vec::new();
+    let mut merged: Option<lance::datatypes::Schema> = None;
+    for frag in ds.get_fragments() {
+        let out = out_schema.clone();
+        let src = name.clone();
+        let ty = target_type.clone();
+        let udf = BatchUDF {
+            mapper: Box::new(move |b: &RecordBatch| {
+                let col = b
+                    .column_by_name(&src)
+                    .cloned()
+                    .unwrap_or_else(|| arrow_array::new_null_array(&DataType::Null, b.num_rows()));
+                let cast: ArrayRef = conform_array(&col, &ty).map_err(|e| lance::Error::invalid_input(e.to_string()))?;
+                RecordBatch::try_new(out.clone(), vec![cast]).map_err(|e| lance::Error::invalid_input(e.to_string()))
+            }),
+            output_schema: out_schema.clone(),
+            result_checkpoint: None,
+        };
+        let (fragment, schema) = frag
+            .add_columns(NewColumnTransform::BatchUDF(udf), Some(vec![name.clone()]), None)
+            .await
+            .map_err(lance_err("rewriting widened column"))?;
+        fragments.push(fragment);
+        merged = Some(schema);
+    }
+    let Some(mut schema) = merged else { return Ok(()) };
+    let old_pos = schema.fields.iter().position(|x| x.name == name);
+    let new_pos = schema.fields.iter().position(|x| x.name == tmp);
+    let (Some(old_pos), Some(new_pos)) = (old_pos, new_pos) else {
+        return Err(Error::internal(format!("widening '{name}': rewritten schema lacks the column")));
+    };
+    let mut field = schema.fields.remove(new_pos);
+    field.name = name.clone();
+    schema.fields[old_pos] = field;
+    durability.before_commit()?;
+    let txn = Transaction::new(
+        ds.version().version,
+        Operation::Merge { fragments, schema, preserves_nullability: false },
+        None,
+    );
+    let committed = CommitBuilder::new(WriteDestination::Dataset(Arc::new(ds.clone())))
+        .with_session(session())
+        .execute(txn)
+        .await
+        .map_err(lance_err("committing widened column"))?;
+    *ds = committed;
+    durability.after_commit()?;
+    Ok(())
 }
 
 pub async fn create_vector_index(ds: &mut Dataset, column: &str) -> Result<()> {

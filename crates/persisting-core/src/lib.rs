@@ -8,6 +8,7 @@ pub mod error;
 pub mod fault;
 pub mod json;
 pub mod lance_io;
+pub mod lock;
 mod memory;
 pub mod metrics;
 pub mod store;

@@ -5,8 +5,7 @@
 //! therefore records, atomically and for free, the highest sequence it holds (its row count),
 //! and recovery replays exactly the WAL records at or past that count: none lost, none twice.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,11 +16,12 @@ use lance::dataset::Dataset;
 use tokio::sync::watch;
 
 use crate::codec::Compression;
-use crate::conform::{conform_batch, strip_metadata, with_compression};
+use crate::conform::{conform_batch, fill_missing, strip_metadata, with_compression};
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::fault;
 use crate::json::{self, MergeMode};
-use crate::lance_io;
+use crate::lance_io::{self, Durability};
+use crate::lock::{create_dir_durable, BucketLock};
 use crate::metrics::BucketMetrics;
 use crate::wal::{Wal, WalConfig};
 
@@ -46,6 +46,8 @@ pub struct StoreOptions {
     pub compression: Compression,
     pub wal: Option<WalOptions>,
     pub metrics: bool,
+    /// A reader: takes no lock, never writes, follows what writers flush.
+    pub read_only: bool,
 }
 
 impl StoreOptions {
@@ -62,6 +64,7 @@ impl StoreOptions {
             compression: Compression::None,
             wal: None,
             metrics: false,
+            read_only: false,
         }
     }
 }
@@ -89,6 +92,31 @@ struct State {
     closed: bool,
     flush_error: Option<String>,
     wal_events: Vec<String>,
+    /// Set by the first I/O error in a flush, compaction or the WAL: every later call fails
+    /// until the bucket is reopened and reconciled from disk (fail-stop).
+    failed: Option<String>,
+    /// With `walSyncInterval: 0`, puts not yet fsynced: (WAL position, total once durable).
+    /// Readers see a record only once it is durable, so they never see what a crash could take back.
+    undurable: VecDeque<(u64, u64)>,
+}
+
+impl State {
+    fn new(schema: Option<SchemaRef>, persisted: u64, dataset: Option<Arc<Dataset>>) -> Self {
+        State {
+            stored: schema.clone(),
+            schema,
+            buffer: Vec::new(),
+            buffer_rows: 0,
+            persisted,
+            dataset,
+            flushing: false,
+            closed: false,
+            flush_error: None,
+            wal_events: Vec::new(),
+            failed: None,
+            undurable: VecDeque::new(),
+        }
+    }
 }
 
 /// Rows accepted but not decoded yet: newline-separated JSON that the byte scan has checked
@@ -158,6 +186,8 @@ pub struct Stats {
     pub wal_events: Vec<String>,
     pub read_only: bool,
     pub last_flush_error: Option<String>,
+    /// Why the bucket failed stop, if it did.
+    pub failed: Option<String>,
 }
 
 pub struct BucketStore {
@@ -170,26 +200,63 @@ pub struct BucketStore {
     total_fast: AtomicU64,
     metrics: Option<BucketMetrics>,
     read_only: bool,
-    synced_files: Mutex<HashSet<PathBuf>>,
+    /// A `readOnly` reader of the latest version (not a checkout pinned to an old one).
+    follows: bool,
+    durability: Durability,
     bg_flush_scheduled: AtomicBool,
+    lock: Mutex<Option<BucketLock>>,
 }
 
 impl BucketStore {
-    /// Opens (or creates lazily on first flush) the bucket at `opts.storage_path`, replaying the WAL.
+    /// Opens (or creates lazily on first flush) the bucket at `opts.storage_path`, replaying the
+    /// WAL. A writer takes the bucket lock before it reads anything.
     pub async fn open(opts: StoreOptions) -> Result<Arc<Self>> {
         validate(&opts)?;
+        if opts.read_only {
+            return Self::open_reader(opts).await;
+        }
+        let local = lance_io::local_path(&opts.storage_path);
+        let mut lock = None;
+        if let Some(dir) = &local {
+            create_dir_durable(dir)?;
+            let code = if opts.wal.is_some() { ErrorCode::WalLocked } else { ErrorCode::Locked };
+            lock = Some(BucketLock::acquire(dir, code)?);
+            if opts.wal.is_none() && wal_holds_records(&dir.join("wal")) {
+                lock = Some(Self::drain_wal(&opts, lock.take()).await?);
+            }
+        }
+        Self::open_locked(opts, lock).await
+    }
+
+    /// A WAL left by a session with `enableWal` holds acknowledged records: replay and flush
+    /// them into Lance before a WAL-less session starts numbering rows after Lance's count.
+    async fn drain_wal(opts: &StoreOptions, lock: Option<BucketLock>) -> Result<BucketLock> {
+        let mut with_wal = opts.clone();
+        with_wal.wal = Some(WalOptions { sync_interval: Duration::ZERO, max_size: 100 << 20 });
+        with_wal.metrics = false;
+        let store = Self::open_locked(with_wal, lock).await?;
+        store.flush().await?;
+        fault::point("after_recovery_flush")?;
+        let lock = store.lock.lock().unwrap().take();
+        store.close().await?;
+        if let Some(dir) = lance_io::local_path(&opts.storage_path) {
+            remove_empty_segments(&dir.join("wal"))?;
+        }
+        lock.ok_or_else(|| Error::internal("bucket lock lost while draining the WAL"))
+    }
+
+    async fn open_locked(opts: StoreOptions, lock: Option<BucketLock>) -> Result<Arc<Self>> {
         let uri = lance_io::dataset_uri(&opts.storage_path);
         let ds = lance_io::open_if_exists(&uri).await?;
-        let (persisted, stored) = match &ds {
-            Some(ds) => (lance_io::count_rows(ds).await?, Some(Arc::new(strip_metadata(&lance_io::arrow_schema(ds))))),
-            None => (0, None),
+        let persisted = match &ds {
+            Some(ds) => lance_io::count_rows(ds).await?,
+            None => 0,
         };
         let (wal, recovery) = match &opts.wal {
             Some(w) => {
                 let local = lance_io::local_path(&opts.storage_path).ok_or_else(|| {
                     Error::invalid_option("the write-ahead log needs a local storagePath")
                 })?;
-                std::fs::create_dir_all(&local).code(ErrorCode::Io, "creating storage directory")?;
                 let cfg = WalConfig {
                     dir: local.join("wal"),
                     sync_interval: w.sync_interval,
@@ -202,34 +269,7 @@ impl BucketStore {
             }
             None => (None, None),
         };
-        let metrics = opts.metrics.then(|| {
-            BucketMetrics::new(opts.topic.as_deref().unwrap_or(""), &opts.bucket_id.to_string())
-        });
-        let (total, _) = watch::channel(persisted);
-        let store = Arc::new(BucketStore {
-            uri,
-            state: Mutex::new(State {
-                schema: stored.clone(),
-                stored,
-                buffer: Vec::new(),
-                buffer_rows: 0,
-                persisted,
-                dataset: ds.map(Arc::new),
-                flushing: false,
-                closed: false,
-                flush_error: None,
-                wal_events: Vec::new(),
-            }),
-            flush_lock: tokio::sync::Mutex::new(()),
-            wal,
-            total,
-            total_fast: AtomicU64::new(persisted),
-            metrics,
-            read_only: false,
-            synced_files: Mutex::new(HashSet::new()),
-            bg_flush_scheduled: AtomicBool::new(false),
-            opts,
-        });
+        let store = Arc::new(Self::build(opts, uri, ds, persisted, wal, lock, false));
         if let Some(rec) = recovery {
             store.replay(rec)?;
         }
@@ -239,6 +279,88 @@ impl BucketStore {
             m.wal.set(store.wal.as_ref().map(|w| w.total_size()).unwrap_or(0) as i64);
         }
         Ok(store)
+    }
+
+    /// A reader takes no lock and has no WAL: it sees what writers flushed, and follows new
+    /// versions as they are committed.
+    async fn open_reader(mut opts: StoreOptions) -> Result<Arc<Self>> {
+        opts.wal = None;
+        opts.metrics = false;
+        let uri = lance_io::dataset_uri(&opts.storage_path);
+        let ds = lance_io::open_if_exists(&uri).await?;
+        let persisted = match &ds {
+            Some(ds) => lance_io::count_rows(ds).await?,
+            None => 0,
+        };
+        let mut store = Self::build(opts, uri, ds, persisted, None, None, true);
+        store.follows = true;
+        Ok(Arc::new(store))
+    }
+
+    /// The one constructor behind `open`, readers and `checkout`.
+    fn build(
+        opts: StoreOptions,
+        uri: String,
+        ds: Option<Dataset>,
+        persisted: u64,
+        wal: Option<Arc<Wal>>,
+        lock: Option<BucketLock>,
+        read_only: bool,
+    ) -> BucketStore {
+        let schema = ds.as_ref().map(|d| Arc::new(lance_io::stored_schema(d)));
+        let metrics = (opts.metrics && !read_only)
+            .then(|| BucketMetrics::new(opts.topic.as_deref().unwrap_or(""), &opts.bucket_id.to_string()));
+        let (total, _) = watch::channel(persisted);
+        BucketStore {
+            durability: Durability::new(&uri),
+            uri,
+            state: Mutex::new(State::new(schema, persisted, ds.map(Arc::new))),
+            flush_lock: tokio::sync::Mutex::new(()),
+            wal,
+            total,
+            total_fast: AtomicU64::new(persisted),
+            metrics,
+            read_only,
+            follows: false,
+            bg_flush_scheduled: AtomicBool::new(false),
+            lock: Mutex::new(lock),
+            opts,
+        }
+    }
+
+    /// Errors once the bucket has failed stop.
+    fn check_failed(st: &State) -> Result<()> {
+        match &st.failed {
+            None => Ok(()),
+            Some(why) => Err(Error::new(
+                ErrorCode::BucketFailed,
+                format!(
+                    "this bucket stopped after an I/O error ({why}); nothing more is written or read \
+                     until it is closed and reopened, which reconciles it from disk"
+                ),
+            )),
+        }
+    }
+
+    fn ensure_usable(&self) -> Result<()> {
+        Self::check_failed(&self.state.lock().unwrap())
+    }
+
+    /// Records the first I/O error: from now on the bucket fails stop.
+    fn fail_stop(&self, e: &Error) {
+        let mut st = self.state.lock().unwrap();
+        if st.failed.is_none() {
+            eprintln!("[BUCKET_FAILED] {}: {}", self.opts.storage_path, e.full_message());
+            st.failed = Some(format!("[{}] {}", e.code.as_str(), e.full_message()));
+        }
+    }
+
+    /// Passes `r` through, failing the bucket stop when it is an error.
+    fn stop_on_err<T>(&self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            self.fail_stop(e);
+        }
+        r
     }
 
     fn replay(&self, rec: crate::wal::Recovery) -> Result<()> {
@@ -320,8 +442,8 @@ impl BucketStore {
             let schema = st.schema.clone().unwrap();
             match json::decode_rows(bytes, &schema, rows.unwrap()) {
                 Ok(b) => return Ok(b),
-                Err(e) if mode == MergeMode::Fixed => return Err(e),
-                Err(_) => {} // nested change: take the slow path, which names the field
+                // A type change (named there), or an integer beyond i64 that widens in any mode.
+                Err(_) => {}
             }
         }
         let inferred = json::infer_rows(bytes)?;
@@ -366,6 +488,8 @@ impl BucketStore {
         if st.closed {
             return Err(Error::new(ErrorCode::Closed, "the backend is closed"));
         }
+        Self::check_failed(&st)?;
+        fault::point("put")?;
         let split = json::split_rows(bytes, st.schema.as_deref())?;
         let n = split.rows as u64;
         if n == 0 {
@@ -376,7 +500,7 @@ impl BucketStore {
         if split.fits_schema && split.flat {
             // Fast path: the scan proved the rows decode with the current schema.
             if let Some(wal) = &self.wal {
-                lsn = Some(wal.append(seq, n as u32, bytes)?);
+                lsn = Some(self.append_wal(&mut st, wal, seq, n as u32, bytes)?);
             }
             let schema = st.schema.clone().unwrap();
             let appended = match st.buffer.last_mut() {
@@ -404,7 +528,7 @@ impl BucketStore {
             let batch = self.decode_locked(&mut st, bytes, Some(&split))?;
             debug_assert_eq!(batch.num_rows() as u64, n);
             if let Some(wal) = &self.wal {
-                lsn = Some(wal.append(seq, n as u32, bytes)?);
+                lsn = Some(self.append_wal(&mut st, wal, seq, n as u32, bytes)?);
             }
             st.buffer.push(Chunk::Batch(batch));
         }
@@ -412,8 +536,17 @@ impl BucketStore {
         let total = st.persisted + st.buffer_rows;
         let buffer_rows = st.buffer_rows;
         let flushing = st.flushing;
+        let gated = match lsn {
+            Some(l) if self.durable_reads() => {
+                st.undurable.push_back((l, total));
+                true
+            }
+            _ => false,
+        };
         drop(st);
-        self.publish_total(total);
+        if !gated {
+            self.publish_total(total);
+        }
         if let Some(m) = &self.metrics {
             m.records.inc_by(n);
             m.buffer.set(buffer_rows as i64);
@@ -434,6 +567,40 @@ impl BucketStore {
             return Ok(PutAck::Backpressure);
         }
         Ok(PutAck::Done)
+    }
+
+    /// A failed WAL write stops the bucket: the segment may end in garbage and the rows were
+    /// not buffered, so nothing later may be numbered after them.
+    fn append_wal(&self, st: &mut State, wal: &Wal, seq: u64, n: u32, bytes: &[u8]) -> Result<u64> {
+        wal.append(seq, n, bytes).inspect_err(|e| {
+            if matches!(e.code, ErrorCode::WalIo | ErrorCode::Io) && st.failed.is_none() {
+                st.failed = Some(format!("[{}] {}", e.code.as_str(), e.full_message()));
+            }
+        })
+    }
+
+    /// With `walSyncInterval: 0` a record becomes visible only once it is fsynced.
+    fn durable_reads(&self) -> bool {
+        self.opts.wal.as_ref().is_some_and(|w| w.sync_interval.is_zero())
+    }
+
+    /// Everything up to WAL position `lsn` is durable: readers may see it.
+    fn mark_durable(&self, lsn: u64) {
+        let mut st = self.state.lock().unwrap();
+        let mut total = None;
+        while let Some(&(l, t)) = st.undurable.front() {
+            if l > lsn {
+                break;
+            }
+            total = Some(t);
+            st.undurable.pop_front();
+        }
+        drop(st);
+        if let Some(t) = total {
+            if t > self.total_count() {
+                self.publish_total(t);
+            }
+        }
     }
 
     fn schedule_flush(self: &Arc<Self>) {
@@ -484,7 +651,8 @@ impl BucketStore {
     pub async fn sync_wal(&self, lsn: u64) -> Result<u64> {
         match &self.wal {
             Some(w) => {
-                w.sync(lsn).await?;
+                let r = w.sync(lsn).await;
+                self.stop_on_err(r)?;
                 Ok(self.synced(w, lsn))
             }
             None => Ok(lsn),
@@ -495,7 +663,8 @@ impl BucketStore {
     pub fn sync_wal_blocking(&self, lsn: u64) -> Result<u64> {
         match &self.wal {
             Some(w) => {
-                w.sync_blocking_to(lsn)?;
+                let r = w.sync_blocking_to(lsn);
+                self.stop_on_err(r)?;
                 Ok(self.synced(w, lsn))
             }
             None => Ok(lsn),
@@ -507,12 +676,20 @@ impl BucketStore {
         if let Some(m) = &self.metrics {
             m.fsyncs.inc_by(w.fsync_count().saturating_sub(m.fsyncs.get()));
         }
-        w.synced_lsn().max(lsn)
+        let durable = w.synced_lsn().max(lsn);
+        self.mark_durable(durable);
+        durable
+    }
+
+    /// The buffer is past the point where puts must wait for a flush.
+    pub fn needs_relief(&self) -> bool {
+        self.buffer_count() >= self.high_water()
     }
 
     /// Waits until the buffer is back under its limit (a flush ran).
     pub async fn relieve(self: &Arc<Self>) -> Result<()> {
         let limit = self.high_water();
+        self.ensure_usable()?;
         while self.buffer_count() >= limit {
             self.flush().await?;
         }
@@ -522,18 +699,30 @@ impl BucketStore {
     /// Writes the buffer to Lance as one appended fragment, makes it durable, then drops the
     /// WAL segments it covered. Concurrent puts keep going into a fresh WAL segment.
     pub async fn flush(self: &Arc<Self>) -> Result<()> {
+        if self.follows {
+            return Err(Error::new(ErrorCode::ReadOnly, "this bucket is open read-only; only its writer flushes"));
+        }
         if self.read_only {
-            return Ok(());
+            return Ok(()); // a checkout of an old version has nothing to flush
         }
         let _guard = self.flush_lock.lock().await;
         let started = Instant::now();
         let (batches, rows, schema, stored, dataset, next_segment) = {
             let mut st = self.state.lock().unwrap();
+            Self::check_failed(&st)?;
             if st.buffer_rows == 0 {
                 return Ok(());
             }
+            // Rotation fsyncs everything appended so far: only durable rows go to Lance.
             let next_segment = match &self.wal {
-                Some(w) => Some(w.rotate()?),
+                Some(w) => match w.rotate() {
+                    Ok(seg) => Some((seg, w.synced_lsn())),
+                    Err(e) => {
+                        drop(st);
+                        self.fail_stop(&e);
+                        return Err(e);
+                    }
+                },
                 None => None,
             };
             st.flushing = true;
@@ -546,17 +735,26 @@ impl BucketStore {
                 next_segment,
             )
         };
+        if let Some((_, durable)) = next_segment {
+            self.mark_durable(durable);
+        }
         let k = batches.len();
         let result = match batches.iter().map(|c| c.decode(&schema)).collect::<Result<Vec<_>>>() {
             Ok(decoded) => self.write_to_lance(decoded, rows, &schema, stored, dataset).await,
             Err(e) => Err(e),
         };
-        let (persisted, buffered) = self.finish_flush(result, k, rows)?;
-        fault::point("after_buffer_drain");
-        if let (Some(w), Some(seg)) = (&self.wal, next_segment) {
-            w.remove_segments_before(seg)?;
+        // Whether or not the commit landed, a retry could append the rows twice: stop, and
+        // let a reopen reconcile (Lance's row count is the truth, the WAL fills in the rest).
+        let r = self.finish_flush(result, k, rows);
+        let (persisted, buffered) = self.stop_on_err(r)?;
+        let r = fault::point("after_buffer_drain");
+        self.stop_on_err(r)?;
+        if let (Some(w), Some((seg, _))) = (&self.wal, next_segment) {
+            let r = w.remove_segments_before(seg);
+            self.stop_on_err(r)?;
         }
-        fault::point("after_wal_truncate");
+        let r = fault::point("after_wal_truncate");
+        self.stop_on_err(r)?;
         if let Some(m) = &self.metrics {
             m.flush.observe(started.elapsed().as_secs_f64());
             m.buffer.set(buffered as i64);
@@ -565,8 +763,8 @@ impl BucketStore {
                 m.wal.set(w.total_size() as i64);
             }
         }
-        self.maybe_compact().await?;
-        Ok(())
+        let r = self.maybe_compact().await;
+        self.stop_on_err(r)
     }
 
     /// Swaps the flushed prefix of the buffer for the new dataset version, atomically for readers.
@@ -582,25 +780,9 @@ impl BucketStore {
         st.buffer.drain(..k);
         st.buffer_rows -= rows;
         st.persisted += rows;
-        let stored = Arc::new(strip_metadata(&lance_io::arrow_schema(&ds)));
-        // All-null fields were stored with a concrete type; the buffer adopts it.
-        if let Some(cur) = st.schema.clone() {
-            let adopted = Schema::new(
-                cur.fields()
-                    .iter()
-                    .map(|f| match stored.field_with_name(f.name()) {
-                        Ok(sf) if f.data_type() == &arrow_schema::DataType::Null => sf.clone(),
-                        _ => f.as_ref().clone(),
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            if adopted != *cur {
-                let adopted = Arc::new(adopted);
-                let conformed: Result<Vec<_>> = st.buffer.iter().map(|c| c.conform(&adopted)).collect();
-                st.buffer = conformed?;
-                st.schema = Some(adopted);
-            }
-        }
+        // Fields still untyped stay Null in the buffer: they have no column yet (see
+        // `lance_io::UNTYPED_KEY`), so there is no stored type to adopt.
+        let stored = Arc::new(lance_io::stored_schema(&ds));
         st.stored = Some(stored);
         st.dataset = Some(Arc::new(ds));
         st.flush_error = None;
@@ -618,9 +800,14 @@ impl BucketStore {
         let codec = lance_codec(self.opts.compression);
         let mut ds = dataset.map(|d| d.as_ref().clone());
         if let (Some(d), Some(stored)) = (ds.as_mut(), stored.as_ref()) {
-            if stored.as_ref() != &strip_metadata(schema) && self.opts.evolve_schema {
-                lance_io::evolve(d, schema, codec).await?;
-                fault::point("after_evolve");
+            // In every mode (merge_by_field let through only what the mode allows): widened
+            // numbers, untyped fields that got a type, and (evolving) new fields.
+            if stored.as_ref() != &strip_metadata(schema) {
+                if lance_io::evolve(d, schema, codec, &self.durability).await? {
+                    fault::point("after_evolve")?;
+                }
+                lance_io::record_untyped(d, schema).await?;
+                self.durability.after_commit()?;
             }
         }
         // Lance orders columns as stored; new columns come last.
@@ -636,14 +823,9 @@ impl BucketStore {
             let st = self.state.lock().unwrap();
             st.persisted + rows
         };
-        fault::point("before_lance_commit");
-        let ds = lance_io::append(ds, &self.uri, batch, vec![("persisting.next_seq".into(), last_seq.to_string())]).await?;
-        fault::point("after_lance_commit");
-        if let Some(local) = lance_io::local_path(&self.uri) {
-            let mut synced = self.synced_files.lock().unwrap();
-            lance_io::fsync_tree(&local, &mut synced)?;
-        }
-        fault::point("after_lance_fsync");
+        let meta = vec![("persisting.next_seq".into(), last_seq.to_string())];
+        let ds = lance_io::append(ds, &self.uri, batch, meta, &self.durability).await?;
+        fault::point("after_lance_fsync")?;
         Ok(ds)
     }
 
@@ -666,7 +848,9 @@ impl BucketStore {
             return Err(Error::new(ErrorCode::ReadOnly, "cannot compact a read-only view"));
         }
         let _guard = self.flush_lock.lock().await;
-        self.compact_locked().await
+        self.ensure_usable()?;
+        let r = self.compact_locked().await;
+        self.stop_on_err(r)
     }
 
     /// Caller holds `flush_lock`.
@@ -674,24 +858,25 @@ impl BucketStore {
         let ds = self.state.lock().unwrap().dataset.clone();
         let Some(ds) = ds else { return Ok((0, 0)) };
         let mut ds = ds.as_ref().clone();
-        let r = lance_io::compact(&mut ds).await?;
+        let r = lance_io::compact(&mut ds, &self.durability).await?;
         crate::memory::release_free_memory();
-        if let Some(local) = lance_io::local_path(&self.uri) {
-            let mut synced = self.synced_files.lock().unwrap();
-            lance_io::fsync_tree(&local, &mut synced)?;
-        }
         self.state.lock().unwrap().dataset = Some(Arc::new(ds));
         Ok(r)
     }
 
     /// Records `[offset, offset+limit)` as one JSON array, from Lance and then the buffer.
     pub async fn read_json(&self, offset: u64, limit: Option<u64>) -> Result<Vec<u8>> {
+        if self.follows {
+            self.refresh().await?;
+        }
         let (ds, persisted, buffer, schema) = {
             let st = self.state.lock().unwrap();
+            Self::check_failed(&st)?;
             (st.dataset.clone(), st.persisted, st.buffer.clone(), st.schema.clone())
         };
         let buffered: u64 = buffer.iter().map(|b| b.num_rows() as u64).sum();
-        let total = persisted + buffered;
+        // Never past what readers may see (rows not yet durable stay hidden).
+        let total = (persisted + buffered).min(self.total_count());
         let end = match limit {
             Some(l) => offset.saturating_add(l).min(total),
             None => total,
@@ -705,7 +890,7 @@ impl BucketStore {
                 let mut s = offset;
                 while s < stop {
                     let e = (s + 65_536).min(stop);
-                    parts.push(lance_io::take_range(&ds, s, e).await?);
+                    parts.push(fill_missing(lance_io::take_range(&ds, s, e).await?, schema.as_deref())?);
                     s = e;
                 }
             }
@@ -753,6 +938,9 @@ impl BucketStore {
     /// Resolves when the total count exceeds `seen`, the store closes, or `timeout` passes.
     /// Returns the total count at that moment.
     pub async fn wait_for_more(&self, seen: u64, timeout: Option<Duration>) -> u64 {
+        if self.follows {
+            return self.poll_for_more(seen, timeout).await;
+        }
         let mut rx = self.total.subscribe();
         let wait = rx.wait_for(|t| *t > seen || t == &u64::MAX);
         match timeout {
@@ -766,7 +954,67 @@ impl BucketStore {
         self.total_count()
     }
 
+    /// A reader's blocking wait: new versions appear on disk, so poll with back-off (a few ms
+    /// at first, at most 250 ms between looks).
+    async fn poll_for_more(&self, seen: u64, timeout: Option<Duration>) -> u64 {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if self.refresh().await.is_err() || self.is_closed() {
+                return self.total_count();
+            }
+            let total = self.total_count();
+            if total > seen {
+                return total;
+            }
+            let mut nap = pause;
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return total;
+                }
+                nap = nap.min(left);
+            }
+            let mut rx = self.total.subscribe();
+            let _ = tokio::time::timeout(nap, rx.wait_for(|t| *t == u64::MAX)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    /// A reader moves to the newest committed version, if there is one.
+    async fn refresh(&self) -> Result<()> {
+        let current = self.state.lock().unwrap().dataset.clone();
+        let newer = match current {
+            Some(ds) => {
+                let latest = ds.latest_version_id().await.map_err(|e| {
+                    Error::with_source(ErrorCode::Lance, "looking for a newer version", e)
+                })?;
+                if latest <= ds.version().version {
+                    return Ok(());
+                }
+                let mut ds = ds.as_ref().clone();
+                ds.checkout_latest().await.map_err(|e| Error::with_source(ErrorCode::Lance, "opening the newest version", e))?;
+                ds
+            }
+            None => match lance_io::open_if_exists(&self.uri).await? {
+                Some(ds) => ds,
+                None => return Ok(()),
+            },
+        };
+        let persisted = lance_io::count_rows(&newer).await?;
+        let schema = Arc::new(lance_io::stored_schema(&newer));
+        let mut st = self.state.lock().unwrap();
+        st.persisted = persisted;
+        st.schema = Some(schema.clone());
+        st.stored = Some(schema);
+        st.dataset = Some(Arc::new(newer));
+        drop(st);
+        self.publish_total(persisted);
+        Ok(())
+    }
+
     pub async fn versions(&self) -> Result<Vec<(u64, i64)>> {
+        self.ensure_usable()?;
         let ds = self.state.lock().unwrap().dataset.clone();
         match ds {
             Some(ds) => lance_io::versions(&ds).await,
@@ -776,42 +1024,26 @@ impl BucketStore {
 
     /// A read-only store over the dataset as it was at `version`.
     pub async fn checkout(&self, version: u64) -> Result<Arc<BucketStore>> {
+        self.ensure_usable()?;
         let ds = self.state.lock().unwrap().dataset.clone();
         let ds = ds.ok_or_else(|| Error::new(ErrorCode::NotFound, format!("version {version} does not exist (nothing flushed yet)")))?;
         let old = lance_io::checkout(&ds, version).await?;
         let persisted = lance_io::count_rows(&old).await?;
-        let schema = Arc::new(strip_metadata(&lance_io::arrow_schema(&old)));
-        let (total, _) = watch::channel(persisted);
-        Ok(Arc::new(BucketStore {
-            opts: self.opts.clone(),
-            uri: self.uri.clone(),
-            state: Mutex::new(State {
-                schema: Some(schema.clone()),
-                stored: Some(schema),
-                buffer: Vec::new(),
-                buffer_rows: 0,
-                persisted,
-                dataset: Some(Arc::new(old)),
-                flushing: false,
-                closed: false,
-                flush_error: None,
-                wal_events: Vec::new(),
-            }),
-            flush_lock: tokio::sync::Mutex::new(()),
-            wal: None,
-            total,
-            total_fast: AtomicU64::new(persisted),
-            metrics: None,
-            read_only: true,
-            synced_files: Mutex::new(HashSet::new()),
-            bg_flush_scheduled: AtomicBool::new(false),
-        }))
+        let mut opts = self.opts.clone();
+        opts.wal = None;
+        opts.read_only = true;
+        Ok(Arc::new(Self::build(opts, self.uri.clone(), Some(old), persisted, None, None, true)))
     }
 
     /// Nearest records to `vector` in a vector field. Flushes first so every acknowledged
     /// record is searchable.
     pub async fn search_json(self: &Arc<Self>, column: &str, vector: &[f32], k: usize) -> Result<Vec<u8>> {
-        self.flush().await?;
+        if self.follows {
+            self.refresh().await?;
+        } else {
+            self.ensure_usable()?;
+            self.flush().await?;
+        }
         let ds = self.state.lock().unwrap().dataset.clone();
         let Some(ds) = ds else { return Ok(b"[]".to_vec()) };
         let batch = lance_io::search(&ds, column, vector, k).await?;
@@ -824,12 +1056,15 @@ impl BucketStore {
         }
         self.flush().await?;
         let _guard = self.flush_lock.lock().await;
+        self.ensure_usable()?;
         let ds = self.state.lock().unwrap().dataset.clone();
         let Some(ds) = ds else {
             return Err(Error::new(ErrorCode::NotFound, "cannot index an empty dataset; put records first"));
         };
         let mut ds = ds.as_ref().clone();
-        lance_io::create_vector_index(&mut ds, column).await?;
+        let r = lance_io::create_vector_index(&mut ds, column).await;
+        self.stop_on_err(r)?;
+        self.durability.after_commit()?;
         self.state.lock().unwrap().dataset = Some(Arc::new(ds));
         Ok(())
     }
@@ -837,11 +1072,12 @@ impl BucketStore {
     pub fn stats(&self) -> Stats {
         // Directory walk outside the state lock: puts must not wait on it.
         let disk_bytes = lance_io::local_path(&self.opts.storage_path).map(|p| lance_io::disk_usage(&p)).unwrap_or(0);
+        let visible = self.total_count();
         let st = self.state.lock().unwrap();
         Stats {
             bucket_id: self.opts.bucket_id,
-            total_count: st.persisted + st.buffer_rows,
-            buffer_count: st.buffer_rows,
+            total_count: visible,
+            buffer_count: visible.saturating_sub(st.persisted),
             persisted_count: st.persisted,
             storage_path: self.opts.storage_path.clone(),
             backend: self.opts.backend.clone(),
@@ -855,19 +1091,28 @@ impl BucketStore {
             wal_events: st.wal_events.clone(),
             read_only: self.read_only,
             last_flush_error: st.flush_error.clone(),
+            failed: st.failed.clone(),
         }
     }
 
     /// Flushes, syncs and releases the WAL lock; wakes blocked readers.
+    /// A failed bucket is not flushed: its reopen reconciles from disk instead.
     pub async fn close(self: &Arc<Self>) -> Result<()> {
         if self.state.lock().unwrap().closed {
             return Ok(());
         }
-        let r = self.flush().await;
+        let failed = self.state.lock().unwrap().failed.is_some();
+        let r = if failed || self.read_only { Ok(()) } else { self.flush().await };
+        let failed = self.state.lock().unwrap().failed.is_some();
         self.state.lock().unwrap().closed = true;
+        let mut r = if failed { Ok(()) } else { r };
         if let Some(w) = &self.wal {
-            w.close()?;
+            let closed = w.close();
+            if r.is_ok() && !failed {
+                r = closed;
+            }
         }
+        self.lock.lock().unwrap().take();
         self.total.send_replace(u64::MAX);
         r
     }
@@ -875,6 +1120,28 @@ impl BucketStore {
     pub fn is_closed(&self) -> bool {
         self.state.lock().unwrap().closed
     }
+}
+
+/// True when `dir` has a non-empty WAL segment (acknowledged records not yet in Lance).
+fn wal_holds_records(dir: &std::path::Path) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else { return false };
+    rd.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with("wal-") && name.ends_with(".log") && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+    })
+}
+
+fn remove_empty_segments(dir: &std::path::Path) -> Result<()> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Ok(()) };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("wal-") && name.ends_with(".log") && e.metadata().map(|m| m.len() == 0).unwrap_or(false) {
+            std::fs::remove_file(e.path()).code(ErrorCode::Io, "removing an empty WAL segment")?;
+        }
+    }
+    crate::lock::fsync_dir(dir)
 }
 
 fn count_rows(rows: &[u8]) -> usize {
@@ -909,21 +1176,16 @@ fn merge_by_field(cur: &Schema, new: &Schema, mode: MergeMode, stored: Option<&S
     Ok(Schema::new(fields))
 }
 
-/// Lance cannot store the Arrow Null type; a field that was null in every record so far is
-/// stored as a nullable string until evolution gives it a real type.
+/// The schema a new dataset is created with. Lance cannot store the Arrow Null type, and a
+/// field null in every record so far has no type yet: it gets no column, and the schema
+/// metadata names it, so it stays known (and typable, even on a fixed schema) after a reopen.
 fn storage_schema(schema: &Schema) -> Schema {
-    Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| {
-                if f.data_type() == &arrow_schema::DataType::Null {
-                    arrow_schema::Field::new(f.name(), arrow_schema::DataType::Utf8, true)
-                } else {
-                    f.as_ref().clone()
-                }
-            })
-            .collect::<Vec<_>>(),
+    let (untyped, typed): (Vec<_>, Vec<_>) =
+        schema.fields().iter().partition(|f| f.data_type() == &arrow_schema::DataType::Null);
+    let names: Vec<String> = untyped.iter().map(|f| f.name().clone()).collect();
+    Schema::new_with_metadata(
+        typed.into_iter().map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
+        lance_io::untyped_metadata(&names),
     )
 }
 

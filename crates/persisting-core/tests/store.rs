@@ -100,7 +100,7 @@ fn fixed_schema_rejects_new_fields_and_type_changes_without_losing_data() {
     let e = put(&s, json!([{"id": "c", "n": 3, "brand_new": true}])).unwrap_err();
     assert_eq!(e.code, ErrorCode::SchemaMismatch);
     assert!(e.message.contains("brand_new"), "{}", e.message);
-    let e = put(&s, json!([{"id": "c", "n": 3.5}])).unwrap_err();
+    let e = put(&s, json!([{"id": "c", "n": "three"}])).unwrap_err();
     assert_eq!(e.code, ErrorCode::SchemaMismatch);
     assert!(e.message.contains("'n'"), "{}", e.message);
     let e = put(&s, json!([{"id": 7}])).unwrap_err();
@@ -161,19 +161,104 @@ fn search_finds_the_true_nearest_and_index_keeps_answers() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(opts(dir.path()));
     let recs: Vec<Value> = (0..300)
-        .map(|i| json!({"id": format!("p{i}"), "v": [i as f64, (i * 2) as f64, 1.0]}))
+        .map(|i| json!({"id": format!("p{i}"), "vector": [i as f64, (i * 2) as f64, 1.0], "plain": [i, 1]}))
         .collect();
     put(&s, Value::Array(recs)).unwrap();
     let hits: Vec<Value> =
-        serde_json::from_slice(&runtime().block_on(s.search_json("v", &[42.2, 84.3, 1.0], 3)).unwrap()).unwrap();
+        serde_json::from_slice(&runtime().block_on(s.search_json("vector", &[42.2, 84.3, 1.0], 3)).unwrap()).unwrap();
     assert_eq!(hits[0]["id"], "p42");
     assert!(hits[0]["_distance"].as_f64().unwrap() <= hits[1]["_distance"].as_f64().unwrap());
-    runtime().block_on(s.create_index("v")).unwrap();
+    runtime().block_on(s.create_index("vector")).unwrap();
     let hits: Vec<Value> =
-        serde_json::from_slice(&runtime().block_on(s.search_json("v", &[100.0, 200.0, 1.0], 1)).unwrap()).unwrap();
+        serde_json::from_slice(&runtime().block_on(s.search_json("vector", &[100.0, 200.0, 1.0], 1)).unwrap()).unwrap();
     assert_eq!(hits[0]["id"], "p100");
     let e = runtime().block_on(s.search_json("id", &[1.0], 1)).unwrap_err();
     assert_eq!(e.code, ErrorCode::SchemaMismatch);
+    // Only a field named `vector` is a vector column; other number arrays stay exact lists.
+    let e = runtime().block_on(s.search_json("plain", &[1.0, 1.0], 1)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch);
+    assert_eq!(read(&s, 7, Some(1))[0]["plain"], json!([7, 1]));
+}
+
+#[test]
+fn numbers_keep_their_values_and_widen_even_on_a_fixed_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(opts(dir.path()));
+    let first = json!([{"id": "a", "n": 16777217, "ts": [16777217, 1700000000123i64], "x": [0.1, 1e300], "safe": 9007199254740991i64}]);
+    put(&s, first.clone()).unwrap();
+    flush(&s);
+    assert_eq!(read(&s, 0, None), first.as_array().unwrap().clone());
+    // An integer beyond i64 (what JSON.stringify writes for 1e19) and fractions widen the
+    // stored Int64 columns instead of failing; stored rows keep their values.
+    put(&s, json!([{"id": "b", "n": 10000000000000000000u64, "ts": [0.5]}])).unwrap();
+    put(&s, json!([{"id": "c", "n": 2.5}])).unwrap();
+    flush(&s);
+    let check = |all: &[Value]| {
+        assert_eq!(all[0]["n"].as_f64(), Some(16777217.0));
+        assert_eq!(all[0]["ts"][1].as_f64(), Some(1700000000123.0));
+        assert_eq!(all[0]["x"], json!([0.1, 1e300]));
+        assert_eq!(all[0]["safe"].as_f64(), Some(9007199254740991.0));
+        assert_eq!(all[1]["n"].as_f64(), Some(1e19));
+        assert_eq!(all[1]["ts"], json!([0.5]));
+        assert_eq!(all[2]["n"].as_f64(), Some(2.5));
+    };
+    check(&read(&s, 0, None));
+    runtime().block_on(s.close()).unwrap();
+    let s = open(opts(dir.path()));
+    check(&read(&s, 0, None));
+    // In a brand-new bucket, 1e19 is a float from the start.
+    let dir2 = tempfile::tempdir().unwrap();
+    let s2 = open(opts(dir2.path()));
+    put(&s2, json!([{"n": 10000000000000000000u64}])).unwrap();
+    flush(&s2);
+    assert_eq!(read(&s2, 0, None)[0]["n"].as_f64(), Some(1e19));
+}
+
+#[test]
+fn a_field_null_in_the_first_flush_takes_a_later_type_also_after_reopen() {
+    for evolve in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = opts(dir.path());
+        o.evolve_schema = evolve;
+        let s = open(o.clone());
+        put(&s, json!([{"id": "a", "maybe": null}, {"id": "b", "maybe": null}])).unwrap();
+        flush(&s);
+        assert_eq!(read(&s, 0, None)[0], json!({"id": "a", "maybe": null}));
+        runtime().block_on(s.close()).unwrap();
+        let s = open(o.clone());
+        assert_eq!(read(&s, 0, None)[1], json!({"id": "b", "maybe": null}));
+        put(&s, json!([{"id": "c", "maybe": 7}])).unwrap();
+        assert_eq!(read(&s, 0, None)[0], json!({"id": "a", "maybe": null}), "evolve {evolve}");
+        flush(&s);
+        // Typed now: a string no longer fits.
+        let e = put(&s, json!([{"id": "d", "maybe": "x"}])).unwrap_err();
+        assert_eq!(e.code, ErrorCode::SchemaMismatch);
+        runtime().block_on(s.close()).unwrap();
+        let s = open(o);
+        let all = read(&s, 0, None);
+        assert_eq!(all, vec![json!({"id": "a", "maybe": null}), json!({"id": "b", "maybe": null}), json!({"id": "c", "maybe": 7})]);
+    }
+}
+
+#[test]
+fn an_evolving_bucket_remembers_a_later_all_null_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.evolve_schema = true;
+    let s = open(o.clone());
+    put(&s, json!([{"id": "a"}])).unwrap();
+    flush(&s);
+    put(&s, json!([{"id": "b", "later": null}])).unwrap();
+    flush(&s);
+    runtime().block_on(s.close()).unwrap();
+    let s = open(o.clone());
+    assert_eq!(read(&s, 0, None), vec![json!({"id": "a", "later": null}), json!({"id": "b", "later": null})]);
+    put(&s, json!([{"id": "c", "later": [1, 2]}])).unwrap();
+    flush(&s);
+    runtime().block_on(s.close()).unwrap();
+    let s = open(o);
+    assert_eq!(read(&s, 2, None), vec![json!({"id": "c", "later": [1, 2]})]);
+    assert_eq!(read(&s, 0, Some(1)), vec![json!({"id": "a", "later": null})]);
 }
 
 #[test]

@@ -3,5 +3,6 @@
 //! moving JSON text across; all behaviour lives in the core. One file per TypeScript module.
 
 mod error;
+mod faults;
 mod metrics;
 mod store;

@@ -7,3 +7,4 @@ use napi_derive::napi;
 pub fn metrics_text() -> String {
     persisting_core::metrics::render()
 }
+

@@ -7,7 +7,9 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use persisting_core::{runtime, BucketStore, Compression, PutAck, StoreOptions, WalOptions};
 
-use crate::error::{join_error, IntoNapi};
+use persisting_core::Error as CoreError;
+
+use crate::error::{guard, join_error, IntoNapi};
 
 #[napi(object)]
 pub struct NativeStoreOptions {
@@ -15,9 +17,9 @@ pub struct NativeStoreOptions {
     pub bucket_id: Option<i64>,
     pub topic: Option<String>,
     pub backend: Option<String>,
-    pub batch_size: Option<u32>,
-    pub flush_threshold: Option<u32>,
-    pub compaction_threshold: Option<u32>,
+    pub batch_size: Option<f64>,
+    pub flush_threshold: Option<f64>,
+    pub compaction_threshold: Option<f64>,
     pub evolve_schema: Option<bool>,
     pub compression: Option<String>,
     pub enable_wal: Option<bool>,
@@ -26,6 +28,11 @@ pub struct NativeStoreOptions {
     /// Bytes.
     pub max_wal_size: Option<f64>,
     pub enable_metrics: Option<bool>,
+    /// Open as a reader: no lock, no writes, follows what writers flush.
+    pub read_only: Option<bool>,
+    /// What recovery does with a damaged WAL (default `pointInTime`).
+    #[napi(ts_type = "'pointInTime' | 'absolute'")]
+    pub wal_recovery_mode: Option<String>,
 }
 
 #[napi(object)]
@@ -46,6 +53,8 @@ pub struct NativeStats {
     pub wal_events: Vec<String>,
     pub read_only: bool,
     pub last_flush_error: Option<String>,
+    /// Why the bucket failed stop (every call but stats/close errors until it is reopened).
+    pub failed: Option<String>,
 }
 
 #[napi(object)]
@@ -118,16 +127,81 @@ impl Task for Settle {
     type JsValue = f64;
 
     fn compute(&mut self) -> Result<f64> {
-        if self.ack > 0.0 {
-            self.inner.sync_wal_blocking(self.ack as u64).map(|d| d as f64).napi()
-        } else {
-            runtime().block_on(self.inner.relieve()).map(|_| 0.0).napi()
-        }
+        let (inner, ack) = (self.inner.clone(), self.ack);
+        guard(move || {
+            if ack > 0.0 {
+                let durable = inner.sync_wal_blocking(ack as u64)?;
+                // With the WAL syncing every put, back-pressure is applied here, after the fsync.
+                if inner.needs_relief() {
+                    runtime().block_on(inner.relieve())?;
+                }
+                Ok(durable as f64)
+            } else {
+                runtime().block_on(inner.relieve()).map(|_| 0.0)
+            }
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: f64) -> Result<f64> {
         Ok(output)
     }
+}
+
+/// Builds core options, checking every number where it enters (a value out of range must be
+/// an INVALID_OPTION error, never a panic in a conversion).
+fn store_options(options: NativeStoreOptions) -> persisting_core::Result<StoreOptions> {
+    let mut o = StoreOptions::new(options.storage_path);
+    if let Some(v) = options.bucket_id {
+        o.bucket_id = v;
+    }
+    o.topic = options.topic;
+    if let Some(v) = options.backend {
+        o.backend = v;
+    }
+    if let Some(v) = options.batch_size {
+        o.batch_size = count("batchSize", v, 1)?;
+    }
+    if let Some(v) = options.flush_threshold {
+        o.flush_threshold = count("flushThreshold", v, 1)?;
+    }
+    if let Some(v) = options.compaction_threshold {
+        o.compaction_threshold = count("compactionThreshold", v, 0)?;
+    }
+    o.evolve_schema = options.evolve_schema.unwrap_or(false);
+    o.compression = Compression::parse(options.compression.as_deref())?;
+    o.metrics = options.enable_metrics.unwrap_or(false);
+    o.read_only = options.read_only.unwrap_or(false);
+    if options.enable_wal.unwrap_or(false) && !o.read_only {
+        let secs = options.wal_sync_interval.unwrap_or(1.0);
+        if !(0.0..=MAX_SYNC_INTERVAL).contains(&secs) {
+            return Err(CoreError::invalid_option(format!(
+                "walSyncInterval must be a number of seconds from 0 to {MAX_SYNC_INTERVAL}, got {secs}"
+            )));
+        }
+        let max = options.max_wal_size.unwrap_or(100.0 * 1024.0 * 1024.0);
+        if !(max >= 1.0 && max <= MAX_WAL_SIZE) {
+            return Err(CoreError::invalid_option(format!(
+                "maxWalSize must be a number of bytes from 1 to {MAX_WAL_SIZE}, got {max}"
+            )));
+        }
+        o.wal = Some(WalOptions { sync_interval: Duration::from_secs_f64(secs), max_size: max as u64 });
+    }
+    Ok(o)
+}
+
+/// A year: longer intervals mean "never" in practice and overflow time arithmetic far out.
+const MAX_SYNC_INTERVAL: f64 = 365.0 * 24.0 * 3600.0;
+/// 1 TiB.
+const MAX_WAL_SIZE: f64 = (1u64 << 40) as f64;
+
+fn count(name: &str, v: f64, min: u32) -> persisting_core::Result<usize> {
+    if v.fract() != 0.0 || !(min as f64..=u32::MAX as f64).contains(&v) {
+        return Err(CoreError::invalid_option(format!(
+            "{name} must be an integer from {min} to {}, got {v}",
+            u32::MAX
+        )));
+    }
+    Ok(v as usize)
 }
 
 async fn on_core<T: Send + 'static>(
@@ -141,38 +215,8 @@ impl NativeBucketStore {
     /// Opens the bucket synchronously (dataset open + WAL replay), so counts are right at once.
     #[napi(factory)]
     pub fn open(options: NativeStoreOptions) -> Result<Self> {
-        let mut o = StoreOptions::new(options.storage_path);
-        if let Some(v) = options.bucket_id {
-            o.bucket_id = v;
-        }
-        o.topic = options.topic;
-        if let Some(v) = options.backend {
-            o.backend = v;
-        }
-        if let Some(v) = options.batch_size {
-            o.batch_size = v as usize;
-        }
-        if let Some(v) = options.flush_threshold {
-            o.flush_threshold = v as usize;
-        }
-        if let Some(v) = options.compaction_threshold {
-            o.compaction_threshold = v as usize;
-        }
-        o.evolve_schema = options.evolve_schema.unwrap_or(false);
-        o.compression = Compression::parse(options.compression.as_deref()).napi()?;
-        o.metrics = options.enable_metrics.unwrap_or(false);
-        if options.enable_wal.unwrap_or(false) {
-            let secs = options.wal_sync_interval.unwrap_or(1.0);
-            if !(secs >= 0.0) || !secs.is_finite() {
-                return Err(Error::new(Status::InvalidArg, "[INVALID_OPTION] walSyncInterval must be a number of seconds >= 0"));
-            }
-            let max = options.max_wal_size.unwrap_or(100.0 * 1024.0 * 1024.0);
-            if !(max > 0.0) {
-                return Err(Error::new(Status::InvalidArg, "[INVALID_OPTION] maxWalSize must be a positive number of bytes"));
-            }
-            o.wal = Some(WalOptions { sync_interval: Duration::from_secs_f64(secs), max_size: max as u64 });
-        }
-        let inner = runtime().block_on(BucketStore::open(o)).napi()?;
+        let o = store_options(options).napi()?;
+        let inner = guard(move || runtime().block_on(BucketStore::open(o)))?;
         Ok(NativeBucketStore { inner, scratch: Default::default() })
     }
 
@@ -183,12 +227,13 @@ impl NativeBucketStore {
     pub fn put_json(&self, #[napi(ts_arg_type = "string")] json: JsText) -> Result<f64> {
         let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         json.read_into(&mut scratch)?;
-        let result = self.inner.put_json_in_place(&mut scratch);
+        let inner = &self.inner;
+        let result = guard(|| inner.put_json_in_place(&mut scratch));
         if scratch.capacity() > SCRATCH_KEEP {
             *scratch = Vec::new();
         }
         drop(scratch);
-        Ok(match result.napi()? {
+        Ok(match result? {
             PutAck::Done => 0.0,
             PutAck::Sync(lsn) => lsn as f64,
             PutAck::Backpressure => -1.0,
@@ -226,7 +271,8 @@ impl NativeBucketStore {
     #[napi]
     pub async fn wait_for_more(&self, seen: f64, timeout: Option<f64>) -> Result<f64> {
         let inner = self.inner.clone();
-        let t = timeout.filter(|t| t.is_finite() && *t >= 0.0).map(Duration::from_secs_f64);
+        // Out of range (negative, NaN, beyond Duration) means no timeout.
+        let t = timeout.and_then(|t| Duration::try_from_secs_f64(t).ok());
         on_core(async move { Ok(inner.wait_for_more(seen as u64, t).await) }).await.map(|n| n as f64)
     }
 
@@ -250,6 +296,7 @@ impl NativeBucketStore {
             wal_events: s.wal_events,
             read_only: s.read_only,
             last_flush_error: s.last_flush_error,
+            failed: s.failed,
         }
     }
 
