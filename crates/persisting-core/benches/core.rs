@@ -77,6 +77,7 @@ fn wal_append(c: &mut Criterion) {
                     max_size: u64::MAX,
                     compression: codec,
                     defer_writes: true, // as the store configures it (only applies to interval 0)
+                    ..WalConfig::default()
                 },
                 0,
             )
@@ -156,7 +157,7 @@ fn wal_recovery(c: &mut Criterion) {
     for records in [10_000usize, 100_000] {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = store(dir.path(), Some(WalOptions { sync_interval: Duration::from_secs(1), max_size: u64::MAX }));
+            let s = store(dir.path(), Some(WalOptions::new(Duration::from_secs(1), u64::MAX)));
             for i in (0..records).step_by(1000) {
                 s.put_json(records_json(i, 1000)).unwrap();
             }
@@ -165,7 +166,7 @@ fn wal_recovery(c: &mut Criterion) {
         g.throughput(Throughput::Elements(records as u64));
         g.bench_function(BenchmarkId::new("records", records), |b| {
             b.iter(|| {
-                let s = store(dir.path(), Some(WalOptions { sync_interval: Duration::from_secs(1), max_size: u64::MAX }));
+                let s = store(dir.path(), Some(WalOptions::new(Duration::from_secs(1), u64::MAX)));
                 assert_eq!(s.total_count(), records as u64);
             })
         });

@@ -23,13 +23,21 @@ use crate::json::{self, MergeMode};
 use crate::lance_io::{self, Durability};
 use crate::lock::{create_dir_durable, BucketLock};
 use crate::metrics::BucketMetrics;
-use crate::wal::{Wal, WalConfig};
+use crate::wal::{RecoveryMode, Wal, WalConfig};
 
 #[derive(Debug, Clone)]
 pub struct WalOptions {
     /// Zero: fsync before every acknowledgement (group commit).
     pub sync_interval: Duration,
     pub max_size: u64,
+    /// What recovery does with damage (see `docs/durability.md`).
+    pub recovery_mode: RecoveryMode,
+}
+
+impl WalOptions {
+    pub fn new(sync_interval: Duration, max_size: u64) -> Self {
+        WalOptions { sync_interval, max_size, recovery_mode: RecoveryMode::PointInTime }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -232,7 +240,7 @@ impl BucketStore {
     /// them into Lance before a WAL-less session starts numbering rows after Lance's count.
     async fn drain_wal(opts: &StoreOptions, lock: Option<BucketLock>) -> Result<BucketLock> {
         let mut with_wal = opts.clone();
-        with_wal.wal = Some(WalOptions { sync_interval: Duration::ZERO, max_size: 100 << 20 });
+        with_wal.wal = Some(WalOptions::new(Duration::ZERO, 100 << 20));
         with_wal.metrics = false;
         let store = Self::open_locked(with_wal, lock).await?;
         store.flush().await?;
@@ -263,6 +271,8 @@ impl BucketStore {
                     max_size: w.max_size,
                     compression: opts.compression,
                     defer_writes: true,
+                    recovery_mode: w.recovery_mode,
+                    ..WalConfig::default()
                 };
                 let (wal, rec) = Wal::open(cfg, persisted)?;
                 (Some(Arc::new(wal)), Some(rec))
@@ -365,6 +375,14 @@ impl BucketStore {
 
     fn replay(&self, rec: crate::wal::Recovery) -> Result<()> {
         let mut st = self.state.lock().unwrap();
+        for q in &rec.quarantined {
+            st.wal_events.push(format!(
+                "[WAL_QUARANTINE] moved {} to {}: {}",
+                q.segment.display(),
+                q.moved_to.display(),
+                q.reason
+            ));
+        }
         for t in &rec.truncations {
             st.wal_events.push(format!(
                 "[WAL_CORRUPT] cut {} bytes at offset {} of {}: {}",

@@ -20,7 +20,7 @@ fn durable(dir: &Path) -> StoreOptions {
     let mut o = opts(dir);
     o.backend = "persisting".into();
     o.evolve_schema = true;
-    o.wal = Some(WalOptions { sync_interval: Duration::ZERO, max_size: 100 << 20 });
+    o.wal = Some(WalOptions::new(Duration::ZERO, 100 << 20));
     o
 }
 

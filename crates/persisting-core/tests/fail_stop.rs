@@ -13,7 +13,7 @@ fn durable(dir: &Path) -> StoreOptions {
     o.flush_threshold = 1_000_000;
     o.compaction_threshold = 0;
     o.evolve_schema = true;
-    o.wal = Some(WalOptions { sync_interval: Duration::ZERO, max_size: 100 << 20 });
+    o.wal = Some(WalOptions::new(Duration::ZERO, 100 << 20));
     o
 }
 

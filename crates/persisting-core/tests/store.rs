@@ -302,7 +302,7 @@ fn wal_replays_unflushed_records_exactly_once() {
         let mut o = opts(&sub);
         o.evolve_schema = true;
         o.compression = c;
-        o.wal = Some(WalOptions { sync_interval: Duration::ZERO, max_size: 1 << 20 });
+        o.wal = Some(WalOptions::new(Duration::ZERO, 1 << 20));
         let s = open(o.clone());
         put(&s, rows(0..5)).unwrap();
         flush(&s);
@@ -328,7 +328,7 @@ fn wal_replays_unflushed_records_exactly_once() {
 fn second_writer_on_a_bucket_gets_wal_locked() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(dir.path());
-    o.wal = Some(WalOptions { sync_interval: Duration::from_secs(1), max_size: 1 << 20 });
+    o.wal = Some(WalOptions::new(Duration::from_secs(1), 1 << 20));
     let _s = open(o.clone());
     let e = runtime().block_on(BucketStore::open(o)).err().unwrap();
     assert_eq!(e.code, ErrorCode::WalLocked);

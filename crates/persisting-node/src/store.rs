@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use persisting_core::wal::RecoveryMode;
 use persisting_core::{runtime, BucketStore, Compression, PutAck, StoreOptions, WalOptions};
 
 use persisting_core::Error as CoreError;
@@ -184,7 +185,17 @@ fn store_options(options: NativeStoreOptions) -> persisting_core::Result<StoreOp
                 "maxWalSize must be a number of bytes from 1 to {MAX_WAL_SIZE}, got {max}"
             )));
         }
-        o.wal = Some(WalOptions { sync_interval: Duration::from_secs_f64(secs), max_size: max as u64 });
+        let mut w = WalOptions::new(Duration::from_secs_f64(secs), max as u64);
+        w.recovery_mode = match options.wal_recovery_mode.as_deref() {
+            None | Some("pointInTime") => RecoveryMode::PointInTime,
+            Some("absolute") => RecoveryMode::Absolute,
+            Some(other) => {
+                return Err(CoreError::invalid_option(format!(
+                    "walRecoveryMode must be 'pointInTime' or 'absolute', got '{other}'"
+                )))
+            }
+        };
+        o.wal = Some(w);
     }
     Ok(o)
 }
