@@ -112,8 +112,8 @@ async function producer() {
       epoch++
       epochs.push([written, epoch])
       counts.evolutions++
-    } else if (roll < 0.005 && floatFrom === Infinity && now() > deadline / 3) {
-      floatFrom = written
+    } else if (floatFrom === Infinity && now() > deadline / 3) {
+      floatFrom = written // from here on `n` is fractional: the column widens to float
     } else if (roll < 0.02) {
       await b.flush()
       counts.flushes++
