@@ -75,7 +75,46 @@ pub async fn open_if_exists(uri: &str) -> Result<Option<Dataset>> {
     match DatasetBuilder::from_uri(uri).with_session(session()).load().await {
         Ok(ds) => Ok(Some(ds)),
         Err(lance::Error::DatasetNotFound { .. }) => Ok(None),
-        Err(e) => Err(lance_err("opening Lance dataset")(e)),
+        Err(e) => {
+            let what = format!("opening Lance dataset {uri} (newest manifest: {})", newest_manifest(uri));
+            Err(lance_err(&what)(e))
+        }
+    }
+}
+
+/// The manifest an open reads, for error messages: with Lance's v2 naming the newest version
+/// has the smallest file name.
+fn newest_manifest(uri: &str) -> String {
+    let Some(dir) = local_path(uri).map(|p| p.join("_versions")) else { return "unknown".into() };
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.retain(|n| n.ends_with(".manifest"));
+    names.sort();
+    match names.first() {
+        Some(n) => dir.join(n).display().to_string(),
+        None => format!("none in {}", dir.display()),
+    }
+}
+
+/// The data files holding rows `[start, end)`, for error messages.
+fn data_files_of(ds: &Dataset, start: u64, end: u64) -> String {
+    let mut pos = 0u64;
+    let mut files = Vec::new();
+    for f in ds.get_fragments() {
+        let rows = f.metadata().physical_rows.unwrap_or(0) as u64;
+        if pos < end && pos + rows > start {
+            for df in &f.metadata().files {
+                let dir = if df.path.contains('/') { "" } else { "data/" };
+                files.push(format!("{}/{dir}{}", ds.uri().trim_end_matches('/'), df.path));
+            }
+        }
+        pos += rows;
+    }
+    if files.is_empty() {
+        "none found".into()
+    } else {
+        files.join(", ")
     }
 }
 
@@ -224,7 +263,13 @@ pub async fn append(
 pub async fn take_range(ds: &Dataset, start: u64, end: u64) -> Result<RecordBatch> {
     let idx: Vec<u64> = (start..end).collect();
     let schema = ds.schema().clone();
-    ds.take(&idx, schema).await.map_err(lance_err("reading rows"))
+    match ds.take(&idx, schema).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let what = format!("reading rows {start}..{end} from {}", data_files_of(ds, start, end));
+            Err(lance_err(&what)(e))
+        }
+    }
 }
 
 pub async fn versions(ds: &Dataset) -> Result<Vec<(u64, i64)>> {

@@ -491,6 +491,7 @@ impl BucketStore {
                 merge_by_field(cur, &inferred, mode, stored.as_deref())?
             }
         };
+        check_storable(&merged, st.stored.is_some())?;
         let merged = Arc::new(merged);
         let batch = json::decode_rows(bytes, &merged, n)?;
         if st.schema.as_deref() != Some(merged.as_ref()) {
@@ -1153,6 +1154,42 @@ impl BucketStore {
     pub fn is_closed(&self) -> bool {
         self.st().closed
     }
+}
+
+/// Refuses, at put time, what Lance could not store at flush time (an acknowledged record must
+/// never fail its flush): a top-level name with a dot, an empty nested object (a struct
+/// without fields), or a bucket's first records without a single typed value (no column).
+fn check_storable(schema: &Schema, has_columns: bool) -> Result<()> {
+    use arrow_schema::DataType;
+    fn empty_struct(path: &str, t: &DataType) -> Option<String> {
+        match t {
+            DataType::Struct(fs) if fs.is_empty() => Some(path.to_string()),
+            DataType::Struct(fs) => fs.iter().find_map(|f| empty_struct(&format!("{path}.{}", f.name()), f.data_type())),
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                empty_struct(&format!("{path}[]"), f.data_type())
+            }
+            _ => None,
+        }
+    }
+    for f in schema.fields() {
+        if f.name().contains('.') {
+            return Err(Error::invalid_record(format!(
+                "field name '{}' contains '.', which a stored column name cannot; rename the field",
+                f.name()
+            )));
+        }
+        if let Some(path) = empty_struct(f.name(), f.data_type()) {
+            return Err(Error::invalid_record(format!(
+                "field '{path}' is an empty object in every record so far; a stored object needs at least one field (use null instead)"
+            )));
+        }
+    }
+    if !has_columns && !schema.fields().iter().any(|f| f.data_type() != &DataType::Null) {
+        return Err(Error::invalid_record(
+            "records without a single non-null value cannot start a bucket: it has no column to store them in yet",
+        ));
+    }
+    Ok(())
 }
 
 /// True when `dir` has a non-empty WAL segment (acknowledged records not yet in Lance).
