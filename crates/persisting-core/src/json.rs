@@ -615,7 +615,7 @@ mod tests {
     #[test]
     fn number_arrays_are_exact_lists_and_only_vector_is_float32() {
         let (rows, s) = infer(
-            r#"[{"ts":[16777217,1700000000123],"x":[0.1,1e+300],"mixed":[1,2.5],"deep":[[1],[2]],"vector":[0.1,2]}]"#,
+            r#"[{"ts":[16777217,1700000000123],"x":[0.1,1e+300],"mixed":[1,2.5],"deep":[[1],[2]],"vector":[16777217,2]}]"#,
         );
         assert_eq!(dt(&s, "ts"), &list_of(DataType::Int64));
         assert_eq!(dt(&s, "x"), &list_of(DataType::Float64));
@@ -626,8 +626,8 @@ mod tests {
         assert_eq!(out[0]["ts"], serde_json::json!([16777217, 1700000000123i64]));
         assert_eq!(out[0]["x"], serde_json::json!([0.1, 1e300]));
         assert_eq!(out[0]["mixed"], serde_json::json!([1.0, 2.5]));
-        // Float32 by design: the vector keeps float32 precision, not the double.
-        assert_eq!(out[0]["vector"][0].as_f64(), Some(0.1f32 as f64));
+        // Float32 by design: the vector keeps float32 precision (2^24 + 1 is not a float32).
+        assert_eq!(out[0]["vector"][0].as_f64(), Some(16777216.0));
     }
 
     #[test]

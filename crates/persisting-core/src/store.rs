@@ -1254,7 +1254,7 @@ fn storage_schema(schema: &Schema) -> Schema {
         schema.fields().iter().partition(|f| f.data_type() == &arrow_schema::DataType::Null);
     let names: Vec<String> = untyped.iter().map(|f| f.name().clone()).collect();
     Schema::new_with_metadata(
-        typed.into_iter().map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
+        typed.into_iter().map(|f| f.as_ref().clone()).collect::<Vec<arrow_schema::Field>>(),
         lance_io::untyped_metadata(&names),
     )
 }
