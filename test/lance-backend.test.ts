@@ -188,7 +188,8 @@ describe('LanceBackend on a real dataset', () => {
     const b = new LanceBackend({ bucketId: 0, storagePath: dir })
     await b.putBatch(recs(0, 3))
     await b.close()
-    const files = [...listFiles(dir).keys()]
+    // LOCK is the bucket's writer lock (one writer per bucket, released on close).
+    const files = [...listFiles(dir).keys()].filter((f) => f !== 'LOCK')
     expect(files.every((f) => f.startsWith('data.lance'))).toBe(true)
     expect(files.some((f) => f.startsWith(path.join('data.lance', '_versions')))).toBe(true)
   })
