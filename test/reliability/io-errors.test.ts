@@ -74,7 +74,7 @@ describe.skipIf(!straceAvailable() || !distBuilt())('I/O errors (strace inject E
                 mode: 'workload',
                 options: WORKLOAD_OPTIONS,
                 wrap: straceWrap({ calls: [name], out: traceFile, decodeFds: true, inject: `${name}:error=${errno}:when=${k}` }),
-                timeoutMs: 20_000, // an error injected into another thread's eventfd write can hang Node
+                timeoutMs: 10_000, // an error injected into another thread's eventfd write can hang Node
               })
               if (!fs.existsSync(traceFile)) {
                 failures.push(`${where}: strace did not run: ${lastWords(run)}`)
