@@ -35,6 +35,7 @@ export function pickKs(entry: CallEntry | undefined, { full, sample }: { full: b
   if (full) return Array.from({ length: entry.max }, (_, i) => i + 1)
   const ks = entry.bucketKs
   if (ks.length <= sample) return ks
+  if (sample <= 1) return [ks[Math.floor(ks.length / 2)]]
   const picked = new Set<number>()
   for (let i = 0; i < sample; i++) picked.add(ks[Math.round((i * (ks.length - 1)) / (sample - 1))])
   return [...picked]
