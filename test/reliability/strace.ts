@@ -79,7 +79,8 @@ export function parseTrace(text: string): TraceEvent[] {
       ev = pending.get(pid)
       pending.delete(pid)
       if (!ev || ev.name !== r[1]) continue
-      rest = r[2]
+      // strace pads a resumed call's result (`)              = 0`); normalise it.
+      rest = r[2].replace(/^\)\s+=\s/, ') = ')
       ev.args += rest
     } else {
       const c = CALL.exec(body)
