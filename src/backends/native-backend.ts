@@ -329,9 +329,21 @@ export abstract class NativeBackend implements StorageBackend {
     return this.store ? this.store.totalCount() : 0
   }
 
+  /** Works also when the open failed (the error is in `failed`), so callers can report it. */
   async stats(): Promise<BackendStats> {
-    const s = this.s().stats()
-    return this.shapeStats(s)
+    if (!this.store) {
+      const why = this.openError instanceof Error ? this.openError.message : String(this.openError)
+      return this.shapeStats({
+        bucketId: this.bucketId, totalCount: 0, bufferCount: 0, persistedCount: 0, storagePath: this.storagePath,
+        backend: '', walEnabled: false, walSize: 0, walFsyncs: 0, fragments: 0, version: 0, diskBytes: 0,
+        walEvents: [], readOnly: false, failed: `the bucket could not be opened: ${why}`,
+      })
+    }
+    try {
+      return this.shapeStats(this.s().stats())
+    } catch (err) {
+      throw fromNative(err)
+    }
   }
 
   protected abstract shapeStats(s: ReturnType<NativeBucketStore['stats']>): BackendStats

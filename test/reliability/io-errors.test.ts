@@ -19,7 +19,9 @@ import { tmpDir } from '../helpers/tmp.js'
 
 const FULL = process.env.PERSISTING_STRACE_FULL === '1'
 const SAMPLE = Number(process.env.PERSISTING_STRACE_SAMPLE ?? 2)
-const KINDS = ['fsync', 'fdatasync', 'write', 'pwrite64', 'rename', 'ftruncate']
+// `write` is in the full run only: strace counts it per thread across Node's own eventfd and
+// pipe writes, and an error injected there hangs Node itself, not the library.
+const KINDS = FULL ? ['fsync', 'fdatasync', 'write', 'pwrite64', 'rename', 'ftruncate'] : ['fsync', 'fdatasync', 'pwrite64', 'rename', 'ftruncate']
 const STATE_CALLS = new Set(['stats', 'totalCount', 'close'])
 
 /**
@@ -87,7 +89,10 @@ describe.skipIf(!straceAvailable() || !distBuilt())('I/O errors (strace inject E
               // (strace also counts eventfd and stdout writes of other threads).
               // The lock file's content (the holder's pid) is informational: a failed write to it
               // need not fail the bucket.
-              const onData = onBucket.filter((e) => ![...e.paths, e.fdPath].some((p) => p?.endsWith('/LOCK')))
+              // Lance's latest_version_hint.json is a hint it rewrites and may fail to write
+              // without harm (readers fall back to listing _versions/).
+              const informational = (p: string | null) => !!p && (p.endsWith('/LOCK') || p.endsWith('latest_version_hint.json'))
+              const onData = onBucket.filter((e) => ![...e.paths, e.fdPath].some(informational))
               if (onBucket.length > 0 && onData.length === 0) lockHits++
               if (injected.length > 0 && onBucket.length === injected.length && onData.length > 0) {
                 bucketHits++

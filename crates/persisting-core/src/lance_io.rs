@@ -487,10 +487,10 @@ pub fn fsync_tree(root: &Path, synced: &mut HashSet<PathBuf>) -> Result<()> {
         return Ok(());
     }
     walk(root, synced).code(ErrorCode::Io, "fsync of Lance files")?;
-    if let Some(parent) = root.parent() {
-        if let Ok(f) = std::fs::File::open(parent) {
-            let _ = f.sync_all();
-        }
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)
+            .and_then(|f| f.sync_all())
+            .code(ErrorCode::Io, &format!("fsync directory {}", parent.display()))?;
     }
     Ok(())
 }
