@@ -53,7 +53,8 @@ export function fromNative(err: unknown): unknown {
   if (err instanceof StorageError) return err
   if (!(err instanceof Error)) return err
   const m = /^\[([A-Z_]+)\] ([\s\S]*)$/.exec(err.message)
-  if (!m) return err
+  // Argument conversion failures of the binding itself carry no code of ours.
+  if (!m) return new StorageError(err.message, 'INTERNAL', { cause: err })
   const [, code, message] = m
   return WAL_CODES.has(code) ? new WALError(message, code, { cause: err }) : new StorageError(message, code, { cause: err })
 }

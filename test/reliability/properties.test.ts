@@ -78,7 +78,9 @@ const deep = fc.integer({ min: 20, max: 1_100 }).map((d) => {
 })
 const record: fc.Arbitrary<Row> = fc
   .tuple(
-    fc.dictionary(key, value, { maxKeys: 6 }),
+    // Top-level names with a dot are refused (a stored column name cannot hold one; see the
+    // test below); nested keys keep every shape.
+    fc.dictionary(key.filter((k) => !k.includes('.')), value, { maxKeys: 6 }),
     fc.oneof({ weight: 7, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: deep }),
     fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: typedArray }),
   )
@@ -165,9 +167,25 @@ describe('random records', () => {
         { numRuns: 40 },
       )
       console.log(`${kind}: ${tally.acked} records acknowledged, ${tally.rejected} rejected`)
-      expect(tally.acked, 'records acknowledged over all runs').toBeGreaterThan(20)
+      // Most random records are refused, typed (NaN, empty or dotted names, empty objects, a first
+      // record without a typed value); the stable-shape property below covers acknowledged volume.
+      expect(tally.acked, 'records acknowledged over all runs').toBeGreaterThan(5)
     }, 120_000)
   }
+
+  it('a top-level field name with a dot is refused at put with INVALID_RECORD naming it, and nothing of the call is stored', async () => {
+    for (const kind of ['persisting-wal', 'lance'] as const) {
+      const dir = tmpDir()
+      const b = make(kind, dir)
+      await b.put({ id: 1 })
+      const err = await b.putBatch([{ id: 2 }, { id: 3, 'dotted.key': 1 }]).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'INVALID_RECORD' })
+      expect(String((err as Error).message)).toContain('dotted.key')
+      await b.flush()
+      expect(await b.get()).toEqual([{ id: 1 }])
+      await b.close()
+    }
+  })
 
   it('persisting: JSON-safe records of a stable shape are always acknowledged', async () => {
     const safeText = fc.string({ unit: 'grapheme', maxLength: 30 })
@@ -181,7 +199,6 @@ describe('random records', () => {
         when: fc.date({ noInvalidDate: true }),
         tags: fc.array(safeText, { minLength: 1, maxLength: 3 }),
         meta: fc.record({ a: safeText, b: fc.double({ noNaN: true, noDefaultInfinity: true }) }),
-        'dotted.key': fc.option(fc.integer()),
         'spaced key': fc.option(safeText),
       },
       { requiredKeys: ['id'] },

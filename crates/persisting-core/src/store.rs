@@ -1172,6 +1172,9 @@ fn check_storable(schema: &Schema, has_columns: bool) -> Result<()> {
         }
     }
     for f in schema.fields() {
+        if f.name().is_empty() {
+            return Err(Error::invalid_record("a field name is empty, which a stored column name cannot be; rename the field"));
+        }
         if f.name().contains('.') {
             return Err(Error::invalid_record(format!(
                 "field name '{}' contains '.', which a stored column name cannot; rename the field",
