@@ -1181,10 +1181,25 @@ fn check_storable(schema: &Schema, has_columns: bool) -> Result<()> {
                 f.name()
             )));
         }
+        if f.data_type() != &DataType::Null && has_null(f.data_type()) {
+            return Err(Error::invalid_record(format!(
+                "field '{}' holds only empty arrays or nulls inside it so far, so its element type is unknown \
+                 and it cannot be stored; give it at least one typed value (or leave the field out)",
+                f.name()
+            )));
+        }
         if let Some(path) = empty_struct(f.name(), f.data_type()) {
             return Err(Error::invalid_record(format!(
                 "field '{path}' is an empty object in every record so far; a stored object needs at least one field (use null instead)"
             )));
+        }
+    }
+    fn has_null(t: &DataType) -> bool {
+        match t {
+            DataType::Null => true,
+            DataType::Struct(fs) => fs.iter().any(|f| has_null(f.data_type())),
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => has_null(f.data_type()),
+            _ => false,
         }
     }
     if !has_columns && !schema.fields().iter().any(|f| f.data_type() != &DataType::Null) {

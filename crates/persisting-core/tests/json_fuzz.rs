@@ -114,7 +114,10 @@ fn mutate(r: &mut Rng, mut d: Vec<u8>) -> Vec<u8> {
                 let j = (i + 1 + r.below(8)).min(d.len());
                 d.drain(i..j);
             }
-            3 => d.insert(i, b"[]{}\",:\\0-.enu "[r.below(16)]),
+            3 => {
+                let alphabet: &[u8] = b"[]{}\",:\\0-.enu ";
+                d.insert(i, alphabet[r.below(alphabet.len())])
+            }
             4 => {
                 let j = (i + 1 + r.below(16)).min(d.len());
                 let chunk = d[i..j].to_vec();
