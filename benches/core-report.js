@@ -48,7 +48,7 @@ A('Medians with their 95 % confidence interval; ratios are to the first row of t
 A('')
 A(`- command: \`${command.trim()}\`; date: ${new Date().toISOString()}`)
 A(`- machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}`)
-A('- Cargo `dev` profile (opt-level 2 for every crate in this workspace); records are the ~140-byte set A shape.')
+A('- Cargo `bench` profile (= `release`: opt-level 3, thin LTO), as the published binary is built; records are the ~140-byte set A shape.')
 A('')
 for (const [group, rows] of groups) {
   A(`## ${group}`)

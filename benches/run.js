@@ -266,6 +266,7 @@ function machine() {
     cpu,
     kernel: os.release(),
     node: process.version,
+    build: process.env.PERSISTING_BENCH_BUILD ?? null,
     tmpFs: sh(`df -hT ${os.tmpdir()} | tail -1`),
     versions: {
       persisting: pkgVersion(ROOT, '..') ?? JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,

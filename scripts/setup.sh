@@ -20,6 +20,40 @@ apt_install() {
   }
 }
 
+# What a fresh Debian/Ubuntu machine lacks: a C toolchain (the Rust linker, node-gyp for native
+# devDependencies), python3 (node-gyp), curl (the vendored protoc). Installed with apt when we are
+# root or have sudo; otherwise one message lists everything to install. Rust itself comes from
+# rustup (distribution packages are too old for the lance crate).
+missing_pkgs=()
+for tool in cc:build-essential c++:build-essential make:build-essential python3:python3 curl:curl; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing_pkgs+=("${tool#*:}")
+done
+missing_pkgs=($(printf '%s\n' "${missing_pkgs[@]}" | sort -u))
+if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
+  if [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
+    echo "setup: installing ${missing_pkgs[*]} (apt)"
+    apt_install "${missing_pkgs[@]}" ca-certificates
+  else
+    need_root_msg="apt-get install ${missing_pkgs[*]} ca-certificates"
+  fi
+fi
+rust_ok=1
+if ! command -v cargo >/dev/null 2>&1; then
+  rust_ok=0
+elif ! printf '%s\n1.94.0\n' "$(rustc -V | cut -d' ' -f2)" | sort -V -C -r 2>/dev/null; then
+  rust_ok=0
+fi
+node_ok=1
+printf '20.19.0\n%s\n' "$(node -v | tr -d v)" | sort -V -C || node_ok=0
+if [[ -n "${need_root_msg:-}" || $rust_ok -eq 0 || $node_ok -eq 0 ]]; then
+  echo "setup: this machine lacks what building from source needs; install, then rerun:" >&2
+  [[ -n "${need_root_msg:-}" ]] && echo "  sudo $need_root_msg" >&2
+  [[ $rust_ok -eq 0 ]] && echo "  Rust >= 1.94 (https://rustup.rs: curl https://sh.rustup.rs -sSf | sh)" >&2
+  [[ $node_ok -eq 0 ]] && echo "  Node.js >= 20.19 (found $(node -v))" >&2
+  echo "  (to only use the library, \`npm install persisting\` needs none of this: it ships prebuilt binaries)" >&2
+  exit 1
+fi
+
 if [[ $want_test -eq 1 ]] && ! command -v promtool >/dev/null 2>&1; then
   echo "setup: installing prometheus (promtool, used to check the metrics text)"
   apt_install prometheus || echo "setup: promtool unavailable; the promtool check will be skipped"
@@ -45,11 +79,13 @@ fi
 
 echo "setup: building the native addon (cargo target: $CARGO_TARGET_DIR)"
 start=$(date +%s)
-npx napi build --platform --manifest-path crates/persisting-node/Cargo.toml --output-dir . --js index.cjs --dts index.d.ts >/dev/null
+npx napi build --platform --manifest-path crates/persisting-node/Cargo.toml --output-dir . --js binding.cjs --dts binding.d.cts >/dev/null
 # Drop debug sections after linking (napi's --strip would change RUSTFLAGS and rebuild every crate).
 command -v strip >/dev/null 2>&1 && strip persisting.*.node
 echo "setup: native addon ready in $(( $(date +%s) - start ))s ($(du -h persisting.*.node | cut -f1))"
 
 echo "setup: compiling TypeScript"
+# From scratch, so a file removed from src/ never lingers in dist/ (and in the packed tarball).
+rm -rf dist
 npx tsc -p tsconfig.json
 chmod +x dist/cli.js 2>/dev/null || true

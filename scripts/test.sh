@@ -9,7 +9,7 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 echo "== cargo test (persisting-core)"
 cargo test -p persisting-core --target "$host" --quiet
 
-echo "== index.d.ts drift check"
+echo "== binding.d.cts drift check"
 bash scripts/check-dts.sh
 
 echo "== vitest"

@@ -1,10 +1,11 @@
 /**
- * Loads the platform addon built by napi-rs (`index.cjs` at the package root, which picks
- * `persisting.<platform>.node` or the `@persisting/binding-<platform>` package).
+ * Loads the platform addon through the napi-rs loader (`binding.cjs` at the package root), which
+ * picks `persisting.<platform>.node` next to it (a source build) or the prebuilt
+ * `@persisting/binding-<platform>` package installed as an optional dependency.
  * Native classes are prefixed `Native*`; the clean names belong to the public TS API.
  */
 import { createRequire } from 'node:module'
-import type * as Binding from '../index.js'
+import type * as Binding from '../binding.cjs'
 import { StorageError } from './errors.js'
 
 const require = createRequire(import.meta.url)
@@ -16,16 +17,33 @@ export function native(): typeof Binding {
   if (binding) return binding
   if (loadError === undefined) {
     try {
-      binding = require('../index.cjs') as typeof Binding
+      binding = require('../binding.cjs') as typeof Binding
       return binding
     } catch (err) {
       loadError = err
     }
   }
-  throw new StorageError(
-    `the native addon could not be loaded (run \`npm run build:native\`): ${(loadError as Error)?.message ?? loadError}`,
-    'INTERNAL',
-    { cause: loadError },
+  throw new StorageError(missingBinaryMessage(loadError), 'INTERNAL', { cause: loadError })
+}
+
+/** The napi-rs platform suffix of this process, e.g. `linux-x64-gnu`, `darwin-arm64`. */
+export function platformSuffix(): string {
+  const base = `${process.platform}-${process.arch}`
+  if (process.platform === 'win32') return `${base}-msvc`
+  if (process.platform !== 'linux') return base
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+  return `${base}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`
+}
+
+function missingBinaryMessage(err: unknown): string {
+  const pkg = `@persisting/binding-${platformSuffix()}`
+  const cause = (err as Error)?.message ?? String(err)
+  return (
+    `the native addon could not be loaded: no prebuilt binary for ${platformSuffix()} ` +
+    `(looked for persisting.${platformSuffix()}.node next to binding.cjs and the package ${pkg}). ` +
+    `If ${pkg} exists for your platform, reinstall without --omit=optional / --no-optional; ` +
+    `otherwise build from source: clone the repository, install Rust (rustup.rs), run \`npm run setup\`, ` +
+    `and set NAPI_RS_NATIVE_LIBRARY_PATH to the built .node file. Loader error: ${cause}`
   )
 }
 

@@ -208,7 +208,9 @@ export function buildMarkdown(res, ctx) {
         .join('; '),
   )
   out.push(
-    '- the native addon is the one `scripts/setup.sh` builds (`napi build`, Cargo `dev` profile, which this workspace sets to opt-level 2).',
+    m.build
+      ? `- native addon measured: ${m.build} (\`npm run prebuild\`, Cargo \`release\` profile).`
+      : '- native addon measured: the dev build of `scripts/setup.sh` (Cargo `dev` profile, opt-level 2); `npm run bench` measures the release build.',
   )
   out.push('')
   out.push('## Headline ratios (ours ÷ peer, same run, set A, 1000-record batches unless noted)')
