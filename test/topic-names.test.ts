@@ -104,11 +104,11 @@ describe('topic names', () => {
     fs.symlinkSync(outside, path.join(root, 'bucket_0'))
     const system = await pst.createSystem()
     try {
-      const err = await pst.writeQueue(system, 'linked', { backend: 'persisting', storagePath: root, numBuckets: 1 }).then(
-        async (w) => {
-          await w.put({ id: 'k' })
-          return null
-        },
+      const err = await (async () => {
+        const w = await pst.writeQueue(system, 'linked', { backend: 'persisting', storagePath: root, numBuckets: 1 })
+        await w.put({ id: 'k' })
+      })().then(
+        () => null,
         (e: unknown) => e,
       )
       expect(err).toMatchObject({ code: 'INVALID_OPTION' })

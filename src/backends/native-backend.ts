@@ -4,6 +4,7 @@
  */
 import { fromNative, StorageError } from '../errors.js'
 import { native, type NativeBucketStore, type NativeStoreOptions } from '../native.js'
+import { checkTopicName } from '../topic-name.js'
 import { assertRecord, encodeRecords } from '../records.js'
 import { checkOffsetLimit } from './args.js'
 import type { BackendOptions, BackendStats, Row, StorageBackend } from './types.js'
@@ -102,6 +103,7 @@ export function baseNativeOptions(
   },
   backend: string,
 ): NativeStoreOptions {
+  if (options.topic !== undefined) checkTopicName(options.topic, 'the topic option')
   return {
     readOnly: options.readOnly ?? false,
     storagePath: options.storagePath,

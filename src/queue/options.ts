@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path'
 import { StorageError } from '../errors.js'
+import { checkTopicName } from '../topic-name.js'
 import { getBackendClass, isBackendClass } from '../backends/registry.js'
 import type { BackendClass } from '../backends/types.js'
 
@@ -69,9 +70,7 @@ export function invalidOption(message: string): StorageError {
 }
 
 export function checkTopic(topic: unknown): asserts topic is string {
-  if (typeof topic !== 'string' || topic.length === 0) {
-    throw invalidOption(`topic must be a non-empty string, got ${typeof topic === 'string' ? "''" : String(topic)}`)
-  }
+  checkTopicName(topic)
 }
 
 function checkKnownKeys(options: object, allowed: Set<string>, fn: string): void {

@@ -4,6 +4,7 @@
  * soon as the writer's put resolves.
  */
 import { StorageError } from '../errors.js'
+import { checkContained } from '../contained-path.js'
 import { LanceBackend } from '../backends/lance.js'
 import { PersistingBackend } from '../backends/persisting.js'
 import type { BackendClass, BackendOptions } from '../backends/types.js'
@@ -76,9 +77,11 @@ export class StorageManager {
       if (!Number.isSafeInteger(bucketId) || bucketId < 0 || bucketId >= config.numBuckets) {
         throw invalidOption(`bucketId ${bucketId} is out of range for ${config.numBuckets} buckets`)
       }
+      const bucketPath = `${config.storagePath}/bucket_${bucketId}`
+      checkContained(config.storagePath, bucketPath)
       const options: BackendOptions = {
         bucketId,
-        storagePath: `${config.storagePath}/bucket_${bucketId}`,
+        storagePath: bucketPath,
         batchSize: config.batchSize,
         ...(wantsTopic(config.backend) ? { topic } : {}),
         ...config.backendOptions,
