@@ -20,7 +20,6 @@ import {
   type Schema,
 } from '../options/validate.js'
 
-export { invalidOption } from '../options/validate.js'
 
 /** Options that decide where and how a topic's buckets are stored; fixed per topic per system. */
 export interface StorageOptions {
