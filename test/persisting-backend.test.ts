@@ -217,6 +217,31 @@ describe('PersistingBackend WAL', () => {
   })
 })
 
+describe('PersistingBackend checkout', () => {
+  it('is a PersistingBackend view of that version, with the parent\'s compression, beside a working writer', async () => {
+    const dir = tmpDir()
+    const b = new PersistingBackend({ bucketId: 4, storagePath: dir, enableWal: true, compression: 'lz4' })
+    await b.putBatch(recs(0, 12))
+    await b.flush()
+    const [{ version }] = (await b.versions()).slice(-1)
+    await b.putBatch(recs(12, 8))
+    await b.flush()
+    const old = await b.checkout(version)
+    expect(old).toBeInstanceOf(PersistingBackend)
+    expect(old.compression).toBe('lz4')
+    expect(old.bucketId).toBe(4)
+    expect(await old.get()).toEqual(recs(0, 12))
+    expect(await old.stats()).toMatchObject({ backend: 'persisting', totalCount: 12, bucketId: 4 })
+    await expect(old.put(recs(99, 1)[0])).rejects.toMatchObject({ code: 'READ_ONLY' })
+    // The view took no lock and opened no store of its own: the writer keeps writing.
+    await b.put(recs(20, 1)[0])
+    expect(b.totalCount()).toBe(21)
+    expect(old.totalCount()).toBe(12)
+    await old.close()
+    await b.close()
+  })
+})
+
 describe('metrics', () => {
   it('exposes the four families with bucket and topic labels, counters match, promtool accepts the text', async () => {
     const dir = tmpDir()

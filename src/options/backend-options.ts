@@ -24,11 +24,13 @@ export interface MemoryBackendOptions extends BackendOptions {
   topic?: string
 }
 
+const anyString = rule<string>('a string', (v) => typeof v === 'string')
+
 export const MEMORY_SCHEMA: Schema = {
   bucketId: nonNegativeInt,
-  storagePath: rule<string>('a string', (v) => typeof v === 'string'),
+  storagePath: anyString,
   batchSize: positiveInt,
-  topic: nonEmptyString,
+  topic: anyString,
 }
 
 export interface LanceBackendOptions extends BackendOptions {
