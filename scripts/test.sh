@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust core tests, the generated-typings drift check, and Vitest.
+# The whole test suite: Rust core tests, the generated-typings drift check, type checks of src/ and test/, and Vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -11,6 +11,10 @@ cargo test -p persisting-core --target "$host" --quiet
 
 echo "== binding.d.cts drift check"
 bash scripts/check-dts.sh
+
+echo "== tsc (sources, then tests: strict, no emit)"
+npx tsc -p tsconfig.json
+npx tsc -p test/tsconfig.json
 
 echo "== vitest"
 npx vitest run "$@"

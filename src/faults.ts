@@ -1,7 +1,7 @@
 /** Crash-injection points of the native core, for crash tests that must cover every one. */
-import { native } from './native.js'
+import { callNative, native } from './native.js'
 
 /** Names accepted by `PERSISTING_FAULT`: the process aborts when it reaches that point. */
 export function faultPoints(): string[] {
-  return native().faultPoints()
+  return callNative(() => native().faultPoints())
 }

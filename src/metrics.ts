@@ -5,12 +5,16 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from './defaults.js'
 import { StorageError } from './errors.js'
-import { native } from './native.js'
+import { callNative, native } from './native.js'
+import { check, intRange } from './options/validate.js'
+
+const PORT = intRange(0, 65535)
 
 /** The metrics in Prometheus text exposition format. */
 export async function metrics(): Promise<string> {
-  return native().metricsText()
+  return callNative(() => native().metricsText())
 }
 
 export interface MetricsServer {
@@ -19,13 +23,18 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-/** Serves `GET /metrics` on `host:port` (port 0 picks a free one). */
-export async function serveMetrics(options: { port?: number; host?: string } = {}): Promise<MetricsServer> {
-  const port = options.port ?? 9464
-  const host = options.host ?? '127.0.0.1'
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new StorageError(`port must be an integer in 0..65535, got ${port}`, 'INVALID_OPTION')
-  }
+export interface ServeMetricsOptions {
+  /** Integer 0..65535 (0 picks a free one); default 9464 (DEFAULT_METRICS_PORT). */
+  port?: number
+  /** Interface to listen on; default '127.0.0.1' (DEFAULT_METRICS_HOST). */
+  host?: string
+}
+
+/** Serves `GET /metrics` on `host:port`. */
+export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<MetricsServer> {
+  const port = options.port ?? DEFAULT_METRICS_PORT
+  const host = options.host ?? DEFAULT_METRICS_HOST
+  check(port, PORT, 'port')
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -36,7 +45,13 @@ export async function serveMetrics(options: { port?: number; host?: string } = {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n')
       return
     }
-    const body = native().metricsText()
+    let body: string
+    try {
+      body = callNative(() => native().metricsText())
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`)
+      return
+    }
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
     res.end(req.method === 'HEAD' ? undefined : body)
   })

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import type * as Binding from '../binding.cjs'
-import { StorageError } from './errors.js'
+import { fromNative, StorageError } from './errors.js'
 
 const require = createRequire(import.meta.url)
 
@@ -50,3 +50,22 @@ function missingBinaryMessage(err: unknown): string {
 export type NativeBucketStore = Binding.NativeBucketStore
 export type NativeStoreOptions = Binding.NativeStoreOptions
 export type NativeStats = Binding.NativeStats
+
+/**
+ * The one way to call into the binding: a native failure (thrown, or a rejected promise)
+ * becomes the typed StorageError / WALError of `fromNative`.
+ */
+export function callNative<T>(fn: () => T): T {
+  let out: T
+  try {
+    out = fn()
+  } catch (err) {
+    throw fromNative(err)
+  }
+  if (out instanceof Promise) {
+    return out.catch((err: unknown) => {
+      throw fromNative(err)
+    }) as T
+  }
+  return out
+}

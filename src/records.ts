@@ -5,7 +5,7 @@
  * NaN and ±Infinity, which JSON.stringify would turn into null.
  */
 import { StorageError } from './errors.js'
-import type { Row } from './backends/types.js'
+import type { Row } from './types.js'
 
 const MAX_DEPTH = 1000
 

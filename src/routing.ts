@@ -3,8 +3,8 @@
  * This is Pulsing's `int(md5(str(v)).hexdigest(), 16) % n`, so a Node writer and a Python
  * writer put the same string / integer key in the same bucket.
  */
-import { StorageError } from './errors.js'
 import { md5Digest } from './md5.js'
+import { check, positiveInt } from './options/validate.js'
 
 /** r * 256 + 255 must stay below 2^53 for the number fold to be exact. */
 const MAX_FAST_MODULUS = 2 ** 44
@@ -20,9 +20,7 @@ function keyText(value: unknown): string {
 }
 
 export function bucketFor(value: unknown, numBuckets: number): number {
-  if (!Number.isSafeInteger(numBuckets) || numBuckets <= 0) {
-    throw new StorageError(`numBuckets must be a positive integer, got ${String(numBuckets)}`, 'INVALID_OPTION')
-  }
+  check(numBuckets, positiveInt, 'numBuckets')
   if (numBuckets === 1) return 0
   const digest = md5Digest(keyText(value))
   if (numBuckets <= MAX_FAST_MODULUS) {

@@ -178,9 +178,13 @@ describe('LanceBackend on a real dataset', () => {
 
   it('rejects unknown options and bad values with INVALID_OPTION', () => {
     const dir = tmpDir()
-    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, flushTreshold: 5 } as never)).toThrow(/flushTreshold/)
-    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, batchSize: -1 })).toThrow(StorageError)
-    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, compression: 'gzip' } as never)).toThrow(/gzip/)
+    const invalid = (name: string) => expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining(name) })
+    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, flushTreshold: 5 } as never)).toThrow(invalid('flushTreshold'))
+    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, batchSize: -1 })).toThrow(invalid('batchSize'))
+    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, compression: 'gzip' } as never)).toThrow(invalid('gzip'))
+    expect(() => new LanceBackend({ bucketId: 0, storagePath: dir, readOnly: 'yes' } as never)).toThrow(invalid('readOnly'))
+    expect(() => new LanceBackend({ bucketId: 0 } as never)).toThrow(invalid('storagePath'))
+    expect(() => new LanceBackend(null as never)).toThrow(StorageError)
   })
 
   it('writes only under storagePath: data.lance holds data, versions and transactions', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -195,16 +195,50 @@ describe('PersistingBackend WAL', () => {
     await b.put({ id: 'a', n: 1 })
     const pending = Array.from({ length: 8 }, (_, i) => b.put({ id: `p${i}`, n: i }))
     await b.close()
-    // Puts already written before close were acknowledged by close's sync or rejected: never hang.
+    // Puts already written before close were acknowledged by close's sync or rejected typed: never hang.
     const settled = await Promise.allSettled(pending)
-    expect(settled.length).toBe(8)
+    for (const r of settled) {
+      if (r.status === 'rejected') {
+        expect(r.reason).toBeInstanceOf(StorageError)
+        expect(r.reason.code).toBe('CLOSED')
+      }
+    }
+    const acked = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [`p${i}`] : []))
     await expect(b.put({ id: 'late', n: 0 })).rejects.toMatchObject({ code: 'CLOSED' })
     const again = new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0 })
-    const ids = (await again.get()).map((r) => r.id)
-    settled.forEach((r, i) => {
-      if (r.status === 'fulfilled') expect(ids).toContain(`p${i}`)
-    })
+    const ids = (await again.get()).map((r) => r.id as string)
+    // Every acknowledged put is there exactly once, in put order; nothing else but 'a' and unacknowledged ones.
+    expect(ids[0]).toBe('a')
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(ids.filter((id) => acked.includes(id))).toEqual(acked)
+    expect(ids.every((id) => id === 'a' || /^p[0-7]$/.test(id))).toBe(true)
+    expect(ids).not.toContain('late')
     await again.close()
+  })
+})
+
+describe('PersistingBackend checkout', () => {
+  it('is a PersistingBackend view of that version, with the parent\'s compression, beside a working writer', async () => {
+    const dir = tmpDir()
+    const b = new PersistingBackend({ bucketId: 4, storagePath: dir, enableWal: true, compression: 'lz4' })
+    await b.putBatch(recs(0, 12))
+    await b.flush()
+    const [{ version }] = (await b.versions()).slice(-1)
+    await b.putBatch(recs(12, 8))
+    await b.flush()
+    const old = await b.checkout(version)
+    expect(old).toBeInstanceOf(PersistingBackend)
+    expect(old.compression).toBe('lz4')
+    expect(old.bucketId).toBe(4)
+    expect(await old.get()).toEqual(recs(0, 12))
+    expect(await old.stats()).toMatchObject({ backend: 'persisting', totalCount: 12, bucketId: 4 })
+    await expect(old.put(recs(99, 1)[0])).rejects.toMatchObject({ code: 'READ_ONLY' })
+    // The view took no lock and opened no store of its own: the writer keeps writing.
+    await b.put(recs(20, 1)[0])
+    expect(b.totalCount()).toBe(21)
+    expect(old.totalCount()).toBe(12)
+    await old.close()
+    await b.close()
   })
 })
 
@@ -221,7 +255,7 @@ describe('metrics', () => {
     expect(line('persisting_records_total')).toMatch(/ 121$/)
     expect(line('persisting_buffer_size')).toMatch(/ 0$/)
     expect(line('persisting_flush_duration_seconds_count')).toMatch(/ 1$/)
-    expect(line('persisting_wal_size_bytes')).toBeDefined()
+    expect(line('persisting_wal_size_bytes')).toMatch(/ \d+(\.\d+)?(e\+\d+)?$/)
     const promtool = spawnSync('promtool', ['--version'])
     if (promtool.status === 0) {
       const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
@@ -256,9 +290,14 @@ describe('on-disk layout', () => {
     const dir = tmpDir()
     const b = new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true })
     await b.putBatch(recs(0, 10))
-    const files = [...listFiles(dir).keys()]
-    expect(files.some((f) => f.startsWith('wal' + path.sep))).toBe(true)
+    const before = [...listFiles(dir).keys()]
+    expect(before.some((f) => f.startsWith('wal' + path.sep))).toBe(true)
+    expect(before.some((f) => f.startsWith(path.join('data.lance', 'data') + path.sep))).toBe(false)
+    await b.flush()
+    const after = [...listFiles(dir).keys()]
+    expect(after.some((f) => f.startsWith(path.join('data.lance', 'data') + path.sep))).toBe(true)
+    // Nothing outside those two (and the writer's lock / hint files at the top).
+    for (const f of after) expect(f.startsWith('wal' + path.sep) || f.startsWith('data.lance' + path.sep) || !f.includes(path.sep), f).toBe(true)
     await b.close()
-    execFileSync('true')
   })
 })

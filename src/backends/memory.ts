@@ -2,14 +2,17 @@
  * In-process backend without persistence: the reference implementation of StorageBackend
  * and the queue's default.
  */
+import { notifierFeed, streamRows } from '../blocking-read.js'
+import { DEFAULT_BATCH_SIZE } from '../defaults.js'
 import { StorageError } from '../errors.js'
-import { Notifier, waitForAny } from '../notifier.js'
+import { Notifier } from '../notifier.js'
+import { MEMORY_SCHEMA, type MemoryBackendOptions } from '../options/backend-options.js'
+import { checkOffsetLimit, checkOptions } from '../options/validate.js'
 import { assertRecord } from '../records.js'
-import type { BackendOptions, BackendStats, Row, StorageBackend } from './types.js'
-import { checkOffsetLimit } from './args.js'
+import type { Row } from '../types.js'
+import type { BackendStats, StorageBackend } from './types.js'
 
-/** A typo in an option name must not silently fall back to a default. */
-const MEMORY_OPTIONS = new Set(['bucketId', 'storagePath', 'batchSize', 'topic'])
+export type { MemoryBackendOptions } from '../options/backend-options.js'
 
 export class MemoryBackend implements StorageBackend {
   readonly bucketId: number
@@ -21,29 +24,11 @@ export class MemoryBackend implements StorageBackend {
   private readonly appended = new Notifier()
   private isClosed = false
 
-  constructor(options: BackendOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new StorageError('MemoryBackend needs an options object { bucketId, storagePath, ... }', 'INVALID_OPTION')
-    }
-    for (const name of Object.keys(options)) {
-      if (!MEMORY_OPTIONS.has(name)) {
-        throw new StorageError(
-          `unknown option '${name}' for MemoryBackend; known options: ${[...MEMORY_OPTIONS].join(', ')}`,
-          'INVALID_OPTION',
-        )
-      }
-    }
-    const { bucketId, storagePath = '', batchSize = 100 } = options
-    if (!Number.isSafeInteger(bucketId) || bucketId < 0) {
-      throw new StorageError(`bucketId must be a non-negative integer, got ${String(bucketId)}`, 'INVALID_OPTION')
-    }
-    if (typeof storagePath !== 'string') throw new StorageError('storagePath must be a string', 'INVALID_OPTION')
-    if (!Number.isSafeInteger(batchSize) || batchSize <= 0) {
-      throw new StorageError(`batchSize must be a positive integer, got ${String(batchSize)}`, 'INVALID_OPTION')
-    }
-    this.bucketId = bucketId
-    this.storagePath = storagePath
-    this.batchSize = batchSize
+  constructor(options: MemoryBackendOptions) {
+    checkOptions(options, MEMORY_SCHEMA, 'MemoryBackend', ['bucketId'])
+    this.bucketId = options.bucketId
+    this.storagePath = options.storagePath ?? ''
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
   }
 
   async put(record: Row): Promise<void> {
@@ -65,24 +50,22 @@ export class MemoryBackend implements StorageBackend {
 
   async get(offset = 0, limit: number | null = null): Promise<Row[]> {
     checkOffsetLimit(offset, limit)
-    const end = limit === null || limit === undefined ? this.rows.length : offset + limit
-    return this.rows.slice(offset, end).map((text) => JSON.parse(text) as Row)
+    return this.slice(offset, limit ?? undefined)
   }
 
   async *getStream(offset = 0, limit: number | null = null, block = false): AsyncGenerator<Row> {
     checkOffsetLimit(offset, limit)
-    let pos = offset
-    let remaining = limit ?? Infinity
-    while (remaining > 0) {
-      if (pos < this.rows.length) {
-        remaining--
-        yield JSON.parse(this.rows[pos++]) as Row
-        continue
-      }
-      if (!block || this.isClosed) return
-      // Checked and subscribed in the same tick: a put cannot slip in between.
-      await waitForAny([this.appended])
-    }
+    yield* streamRows<Row>(
+      { read: async (pos, n) => this.slice(pos, n), feed: notifierFeed([this.appended]), chunk: this.batchSize },
+      offset,
+      limit,
+      block,
+    )
+  }
+
+  private slice(offset: number, limit: number | undefined): Row[] {
+    const end = limit === undefined ? this.rows.length : offset + limit
+    return this.rows.slice(offset, end).map((text) => JSON.parse(text) as Row)
   }
 
   async flush(): Promise<void> {

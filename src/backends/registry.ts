@@ -25,11 +25,13 @@ export function registerBackend(name: string, cls: BackendClass): void {
   backends.set(name, cls)
 }
 
-export function getBackendClass(name: string): BackendClass {
-  const cls = typeof name === 'string' ? backends.get(name) : undefined
+/** The class registered under `name`; a class is returned as is (like Pulsing's `get_backend_class(name | cls)`). */
+export function getBackendClass(nameOrClass: string | BackendClass): BackendClass {
+  if (isBackendClass(nameOrClass)) return nameOrClass
+  const cls = typeof nameOrClass === 'string' ? backends.get(nameOrClass) : undefined
   if (cls === undefined) {
     throw new StorageError(
-      `unknown backend '${String(name)}'; available: ${listBackends().join(', ')}`,
+      `unknown backend '${String(nameOrClass)}'; available: ${listBackends().join(', ')}`,
       'UNKNOWN_BACKEND',
     )
   }
@@ -41,5 +43,5 @@ export function listBackends(): string[] {
 }
 
 registerBackend('memory', MemoryBackend)
-registerBackend('lance', LanceBackend as unknown as BackendClass)
-registerBackend('persisting', PersistingBackend as unknown as BackendClass)
+registerBackend('lance', LanceBackend)
+registerBackend('persisting', PersistingBackend)

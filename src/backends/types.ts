@@ -1,5 +1,7 @@
-/** A record: a plain JSON object. */
-export type Row = Record<string, unknown>
+/** The backend contract: what the queue constructs per bucket and calls. */
+import type { Row } from '../types.js'
+
+export type { Row } from '../types.js'
 
 export interface BackendStats {
   bucketId: number
@@ -30,4 +32,17 @@ export interface StorageBackend {
   close(): Promise<void>
 }
 
-export type BackendClass = new (options: BackendOptions) => StorageBackend
+/**
+ * Optional extras a backend class declares as `static capabilities`, so the queue knows what it
+ * may pass without knowing the class. User classes get exactly the documented options by default.
+ */
+export interface BackendCapabilities {
+  /** The constructor accepts `topic` (the topic's name, e.g. for metrics labels). */
+  readonly topic?: boolean
+  /** The constructor accepts `readOnly: true`: a lock-free reader of what writers flushed. */
+  readonly readOnly?: boolean
+}
+
+export type BackendClass = (new (options: BackendOptions) => StorageBackend) & {
+  readonly capabilities?: BackendCapabilities
+}

@@ -3,11 +3,12 @@
  * lives here rather than in the backends so that blocking readers wake on any backend,
  * including user-registered ones that know nothing about waiting.
  */
+import type { BackendStats, StorageBackend } from '../backends/types.js'
+import { notifierFeed, streamRows } from '../blocking-read.js'
+import { QUEUE_STREAM_CHUNK } from '../defaults.js'
 import { StorageError } from '../errors.js'
-import { Notifier, waitForAny } from '../notifier.js'
-import type { BackendStats, Row, StorageBackend } from '../backends/types.js'
-
-const STREAM_CHUNK = 256
+import { Notifier } from '../notifier.js'
+import type { Row } from '../types.js'
 
 /** Native readers: resolve with the new total once it exceeds `seen`, or after `timeout` seconds. */
 interface RemoteFollower {
@@ -85,19 +86,13 @@ export class BucketStorage {
     return block ? this.blockingStream(offset, limit) : this.backend.getStream(offset, limit, false)
   }
 
-  private async *blockingStream(offset: number, limit: number | null): AsyncGenerator<Row> {
-    let pos = offset
-    let remaining = limit ?? Infinity
-    while (remaining > 0) {
-      const since = [this.notifier.version]
-      const rows = await this.backend.get(pos, Math.min(remaining, STREAM_CHUNK))
-      for (const row of rows) {
-        pos++
-        remaining--
-        yield row
-      }
-      if (rows.length === 0 && (await waitForAny([this.notifier], { since })) === 'closed') return
-    }
+  private blockingStream(offset: number, limit: number | null): AsyncGenerator<Row> {
+    return streamRows<Row>(
+      { read: (pos, n) => this.backend.get(pos, n), feed: notifierFeed([this.notifier]), chunk: QUEUE_STREAM_CHUNK },
+      offset,
+      limit,
+      true,
+    )
   }
 
   /** A reader has nothing of its own to flush (system.shutdown flushes every bucket). */

@@ -12,4 +12,11 @@ export { registerBackend, getBackendClass, listBackends } from '../backends/regi
 export { MemoryBackend } from '../backends/memory.js'
 export { LanceBackend } from '../backends/lance.js'
 export { PersistingBackend } from '../backends/persisting.js'
-export type { Row, BackendStats, BackendOptions, StorageBackend, BackendClass } from '../backends/types.js'
+export type { Row, BackendStats, BackendOptions, StorageBackend, BackendClass, BackendCapabilities } from '../backends/types.js'
+export type {
+  Compression,
+  LanceBackendOptions,
+  MemoryBackendOptions,
+  PersistingBackendOptions,
+  WalRecoveryMode,
+} from '../options/backend-options.js'

@@ -1,32 +1,33 @@
 /** writeQueue / readQueue: open a topic of a system for producing or consuming. */
+import { DEFAULT_NUM_BUCKETS } from '../defaults.js'
 import { StorageError } from '../errors.js'
-import { DEFAULT_NUM_BUCKETS, assignBuckets, checkBucketColumn, checkReadOptions, checkTopic, checkWriteOptions, explicitStorageOptions } from './options.js'
+import { assignBuckets, checkBucketColumn, checkReadOptions, checkTopic, checkWriteOptions, explicitStorageOptions } from './options.js'
 import type { ReadQueueOptions, WriteQueueOptions } from './options.js'
 import { Queue } from './queue.js'
 import { QueueReader } from './reader.js'
-import { System } from './system.js'
+import { SystemBase } from './system-base.js'
 import { QueueWriter } from './writer.js'
 
-function checkSystem(system: unknown, fn: string): asserts system is System {
-  if (!(system instanceof System)) throw new TypeError(`${fn}: the first argument must be a System from createSystem()`)
+function checkSystem(system: unknown, fn: string): asserts system is SystemBase {
+  if (!(system instanceof SystemBase)) throw new TypeError(`${fn}: the first argument must be a System from createSystem()`)
   if (system.closed) throw new StorageError(`${fn}: the system has been shut down`, 'CLOSED')
 }
 
-export async function writeQueue(system: System, topic: string, options: WriteQueueOptions = {}): Promise<QueueWriter> {
+export async function writeQueue(system: SystemBase, topic: string, options: WriteQueueOptions = {}): Promise<QueueWriter> {
   checkSystem(system, 'writeQueue')
   checkTopic(topic)
   checkWriteOptions(options)
   const bucketColumn = checkBucketColumn(options.bucketColumn)
-  const config = system.storage.openTopic(topic, explicitStorageOptions(options as Record<string, unknown>), 'writeQueue')
+  const config = system.storage.openTopic(topic, explicitStorageOptions(options), 'writeQueue')
   return new QueueWriter(new Queue(system.storage, config, bucketColumn))
 }
 
-export async function readQueue(system: System, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader> {
+export async function readQueue(system: SystemBase, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader> {
   checkSystem(system, 'readQueue')
   checkTopic(topic)
   checkReadOptions(options)
   const bucketColumn = checkBucketColumn(options.bucketColumn)
-  const given = explicitStorageOptions(options as Record<string, unknown>)
+  const given = explicitStorageOptions(options)
   // Report a disagreement with an open topic first; and check the bucket assignment before a
   // new topic is registered, so a bad rank does not leave a configured topic behind.
   const existing = system.storage.topicConfig(topic)

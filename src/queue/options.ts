@@ -1,42 +1,56 @@
 /**
- * Option types, defaults and validation for writeQueue / readQueue. Validation is strict
- * (unknown names rejected) because a misspelt option such as `numBucket` would otherwise
- * silently route records with the default and scatter a topic.
+ * Option types and schemas of writeQueue / readQueue, and a topic's fixed configuration.
+ * Validation (options/validate.ts) is strict: a misspelt option such as `numBucket` would
+ * otherwise silently route records with the default and scatter a topic.
  */
 import * as path from 'node:path'
-import { StorageError } from '../errors.js'
 import { checkTopicName } from '../topic-name.js'
 import { getBackendClass, isBackendClass } from '../backends/registry.js'
 import type { BackendClass } from '../backends/types.js'
+import { DEFAULT_BACKEND, DEFAULT_BATCH_SIZE, DEFAULT_BUCKET_COLUMN, DEFAULT_NUM_BUCKETS, defaultStoragePath } from '../defaults.js'
+import {
+  check,
+  checkOptions,
+  invalidOption,
+  nonEmptyString,
+  nonNegativeInt,
+  plainObject,
+  positiveInt,
+  rule,
+  waitSeconds,
+  type Schema,
+} from '../options/validate.js'
+
 
 /** Options that decide where and how a topic's buckets are stored; fixed per topic per system. */
 export interface StorageOptions {
-  /** Number of buckets; default 4. */
+  /** Positive integer; default 4 (DEFAULT_NUM_BUCKETS). */
   numBuckets?: number
-  /** Passed to the backend; default 100. */
+  /** Positive integer, passed to the backend; default 100 (DEFAULT_BATCH_SIZE). */
   batchSize?: number
-  /** Default `./queue_storage/${topic}`; bucket i lives in `${storagePath}/bucket_${i}`. */
+  /** Non-empty; default `./queue_storage/${topic}`; bucket i lives in `${storagePath}/bucket_${i}`. */
   storagePath?: string
-  /** Registered name or class; default 'memory'. */
+  /** Registered name or class; default 'memory' (DEFAULT_BACKEND). */
   backend?: string | BackendClass
-  /** Spread into the backend constructor options. */
+  /** Spread into the backend constructor options (not `bucketId` / `storagePath`); default {}. */
   backendOptions?: Record<string, unknown>
 }
 
 export interface WriteQueueOptions extends StorageOptions {
-  /** Field whose value picks the bucket; default 'id'. */
+  /** Non-empty field name whose value picks the bucket; default 'id' (DEFAULT_BUCKET_COLUMN). */
   bucketColumn?: string
 }
 
 export interface ReadQueueOptions extends StorageOptions {
   /** Accepted so one options object can open both ends; readers do not route. */
   bucketColumn?: string
-  /** With worldSize: this reader gets every bucket i with i % worldSize === rank. */
+  /** Integer in [0, worldSize); with worldSize: this reader gets every bucket i with i % worldSize === rank. */
   rank?: number
+  /** Positive integer; goes with rank. Default: no rank split (every bucket). */
   worldSize?: number
-  /** Read only this bucket. */
+  /** Integer in [0, numBuckets): read only this bucket. */
   bucketId?: number
-  /** Read only these buckets. */
+  /** Distinct integers in [0, numBuckets): read only these buckets. */
   bucketIds?: readonly number[]
 }
 
@@ -52,102 +66,63 @@ export interface TopicConfig {
   backendOptions: Record<string, unknown>
 }
 
-export const DEFAULT_BUCKET_COLUMN = 'id'
-export const DEFAULT_NUM_BUCKETS = 4
-export const DEFAULT_BATCH_SIZE = 100
-export const DEFAULT_BACKEND = 'memory'
-export const defaultStoragePath = (topic: string): string => `./queue_storage/${topic}`
-
-const STORAGE_KEYS = ['numBuckets', 'batchSize', 'storagePath', 'backend', 'backendOptions'] as const
-const WRITE_KEYS = new Set<string>([...STORAGE_KEYS, 'bucketColumn'])
-const READ_KEYS = new Set<string>([...STORAGE_KEYS, 'bucketColumn', 'rank', 'worldSize', 'bucketId', 'bucketIds'])
+const STORAGE_SCHEMA: Schema = {
+  numBuckets: positiveInt,
+  batchSize: positiveInt,
+  storagePath: nonEmptyString,
+  backend: rule<string | BackendClass>('a registered name or a StorageBackend class', (v) => typeof v === 'string' || isBackendClass(v)),
+  backendOptions: plainObject,
+}
+const WRITE_SCHEMA: Schema = { ...STORAGE_SCHEMA, bucketColumn: nonEmptyString }
+const READ_SCHEMA: Schema = {
+  ...STORAGE_SCHEMA,
+  bucketColumn: nonEmptyString,
+  rank: nonNegativeInt,
+  worldSize: positiveInt,
+  bucketId: nonNegativeInt,
+  bucketIds: rule<readonly number[]>('an array of bucket numbers', Array.isArray),
+}
 // The queue decides these per bucket; letting backendOptions override them would make
 // every bucket of a topic write to the same place.
 const RESERVED_BACKEND_KEYS = ['bucketId', 'storagePath']
-
-export function invalidOption(message: string): StorageError {
-  return new StorageError(message, 'INVALID_OPTION')
-}
 
 export function checkTopic(topic: unknown): asserts topic is string {
   checkTopicName(topic)
 }
 
-function checkKnownKeys(options: object, allowed: Set<string>, fn: string): void {
-  for (const key of Object.keys(options)) {
-    if (!allowed.has(key)) {
-      throw invalidOption(`${fn}: unknown option '${key}'; expected one of ${[...allowed].join(', ')}`)
-    }
-  }
-}
-
-export function checkOptionsObject(options: unknown, fn: string): asserts options is Record<string, unknown> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw invalidOption(`${fn}: options must be an object`)
-  }
-}
-
-export function checkPositiveInt(value: unknown, name: string): asserts value is number {
-  if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-    throw invalidOption(`${name} must be a positive integer, got ${String(value)}`)
-  }
-}
-
-export function checkNonNegativeInt(value: unknown, name: string): asserts value is number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    throw invalidOption(`${name} must be a non-negative integer, got ${String(value)}`)
-  }
-}
-
 /** Seconds -> milliseconds; undefined/null means wait without a deadline. */
 export function timeoutMs(timeout: unknown, name = 'timeout'): number | undefined {
   if (timeout === undefined || timeout === null) return undefined
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-    throw invalidOption(`${name} must be a non-negative number of seconds, got ${String(timeout)}`)
-  }
+  check(timeout, waitSeconds, name)
   return timeout * 1000
 }
 
 export function checkBucketColumn(value: unknown): string {
   if (value === undefined) return DEFAULT_BUCKET_COLUMN
-  if (typeof value !== 'string' || value.length === 0) {
-    throw invalidOption(`bucketColumn must be a non-empty string, got ${String(value)}`)
-  }
+  check(value, nonEmptyString, 'bucketColumn')
   return value
 }
 
 export function resolveBackend(backend: unknown): { backend: BackendClass; backendName: string } {
   if (backend === undefined) return { backend: getBackendClass(DEFAULT_BACKEND), backendName: DEFAULT_BACKEND }
-  if (typeof backend === 'string') return { backend: getBackendClass(backend), backendName: backend }
-  if (isBackendClass(backend)) return { backend, backendName: backend.name || 'anonymous' }
-  throw invalidOption(`backend must be a registered name or a StorageBackend class, got ${typeof backend}`)
+  check(backend, STORAGE_SCHEMA.backend, 'backend')
+  const cls = getBackendClass(backend as string | BackendClass)
+  return { backend: cls, backendName: typeof backend === 'string' ? backend : cls.name || 'anonymous' }
 }
 
-/** Only the storage options the caller actually gave, validated; missing ones are left out. */
-export function explicitStorageOptions(options: Record<string, unknown>): Partial<Omit<TopicConfig, 'topic'>> {
+/** Only the storage options the caller actually gave (already checked); missing ones are left out. */
+export function explicitStorageOptions(options: StorageOptions): Partial<Omit<TopicConfig, 'topic'>> {
   const out: Partial<Omit<TopicConfig, 'topic'>> = {}
-  if (options.numBuckets !== undefined) {
-    checkPositiveInt(options.numBuckets, 'numBuckets')
-    out.numBuckets = options.numBuckets
-  }
-  if (options.batchSize !== undefined) {
-    checkPositiveInt(options.batchSize, 'batchSize')
-    out.batchSize = options.batchSize
-  }
-  if (options.storagePath !== undefined) {
-    if (typeof options.storagePath !== 'string' || options.storagePath.length === 0) {
-      throw invalidOption(`storagePath must be a non-empty string, got ${String(options.storagePath)}`)
-    }
-    out.storagePath = trimTrailingSeparators(options.storagePath)
-  }
+  if (options.numBuckets !== undefined) out.numBuckets = options.numBuckets
+  if (options.batchSize !== undefined) out.batchSize = options.batchSize
+  if (options.storagePath !== undefined) out.storagePath = trimTrailingSeparators(options.storagePath)
   if (options.backend !== undefined) Object.assign(out, resolveBackend(options.backend))
   if (options.backendOptions !== undefined) {
     const bo = options.backendOptions
-    if (typeof bo !== 'object' || bo === null || Array.isArray(bo)) throw invalidOption('backendOptions must be an object')
     for (const key of RESERVED_BACKEND_KEYS) {
       if (key in bo) throw invalidOption(`backendOptions.${key} is set by the queue per bucket; use the top-level option`)
     }
-    out.backendOptions = { ...(bo as Record<string, unknown>) }
+    out.backendOptions = { ...bo }
   }
   return out
 }
@@ -209,13 +184,11 @@ function trimTrailingSeparators(p: string): string {
 }
 
 export function checkWriteOptions(options: unknown): asserts options is WriteQueueOptions {
-  checkOptionsObject(options, 'writeQueue')
-  checkKnownKeys(options, WRITE_KEYS, 'writeQueue')
+  checkOptions(options, WRITE_SCHEMA, 'writeQueue')
 }
 
 export function checkReadOptions(options: unknown): asserts options is ReadQueueOptions {
-  checkOptionsObject(options, 'readQueue')
-  checkKnownKeys(options, READ_KEYS, 'readQueue')
+  checkOptions(options, READ_SCHEMA, 'readQueue')
 }
 
 /** Which buckets a reader owns: rank/worldSize, bucketId, bucketIds, or all of them. */
@@ -227,8 +200,8 @@ export function assignBuckets(options: ReadQueueOptions, numBuckets: number): nu
   }
   if (rank !== undefined || worldSize !== undefined) {
     if (rank === undefined || worldSize === undefined) throw invalidOption('readQueue: rank and worldSize go together')
-    checkPositiveInt(worldSize, 'worldSize')
-    checkNonNegativeInt(rank, 'rank')
+    check(worldSize, positiveInt, 'worldSize')
+    check(rank, nonNegativeInt, 'rank')
     if (rank >= worldSize) throw invalidOption(`rank must be below worldSize (${worldSize}), got ${rank}`)
     const mine: number[] = []
     for (let i = rank; i < numBuckets; i += worldSize) mine.push(i)
@@ -239,7 +212,7 @@ export function assignBuckets(options: ReadQueueOptions, numBuckets: number): nu
   if (!Array.isArray(ids)) throw invalidOption('bucketIds must be an array of bucket numbers')
   const seen = new Set<number>()
   for (const id of ids) {
-    checkNonNegativeInt(id, 'bucketId')
+    check(id, nonNegativeInt, 'bucketId')
     if (id >= numBuckets) throw invalidOption(`bucketId ${id} is out of range for ${numBuckets} buckets`)
     if (seen.has(id)) throw invalidOption(`bucketId ${id} is listed twice`)
     seen.add(id)

@@ -3,32 +3,33 @@
  * bucket. Waiting uses the buckets' notifiers (plus one timer only when a timeout is given),
  * never a polling loop.
  */
+import { deadlineAfter, readOrWait, type ChangeFeed } from '../blocking-read.js'
+import { DEFAULT_GET_LIMIT, QUEUE_STREAM_CHUNK } from '../defaults.js'
 import { waitForAny } from '../notifier.js'
-import type { Row } from '../backends/types.js'
-import { checkNonNegativeInt, invalidOption, timeoutMs } from './options.js'
+import { check, invalidOption, nonNegativeInt } from '../options/validate.js'
+import type { Row } from '../types.js'
+import type { BucketStorage } from './bucket-storage.js'
+import { timeoutMs } from './options.js'
 import type { Queue } from './queue.js'
 
-/** Pulsing's QueueReader.get default. */
-export const DEFAULT_GET_LIMIT = 100
-/** Records fetched per backend round trip while streaming. */
-const STREAM_CHUNK = 256
+export { DEFAULT_GET_LIMIT } from '../defaults.js'
 
 export interface ReaderGetOptions {
-  /** Most records to return; default 100. */
+  /** Most records to return, a non-negative integer; default 100 (DEFAULT_GET_LIMIT). */
   limit?: number
-  /** Block until at least one record is available (or timeout / abort / shutdown). */
+  /** Block until at least one record is available (or timeout / abort / shutdown); default false. */
   wait?: boolean
-  /** Seconds to wait when `wait` is true; undefined waits indefinitely. */
+  /** Seconds (>= 0) to wait when `wait` is true; default undefined: wait indefinitely. */
   timeout?: number | null
   signal?: AbortSignal
 }
 
 export interface ReaderStreamOptions {
-  /** Most records to yield; default unlimited. */
+  /** Most records to yield, a non-negative integer; default null (unlimited). */
   limit?: number | null
-  /** When caught up, wait for new records instead of ending. */
+  /** When caught up, wait for new records instead of ending; default false. */
   block?: boolean
-  /** With block: end after this many seconds without a new record. */
+  /** With block: end after this many seconds (>= 0) without a new record; default: never. */
   timeout?: number | null
   /** Ends the stream (quietly) when aborted. */
   signal?: AbortSignal
@@ -72,7 +73,7 @@ export class QueueReader {
 
   /** Sets one bucket's offset, or every assigned bucket's when bucketId is omitted. */
   setOffset(offset: number, bucketId?: number): void {
-    checkNonNegativeInt(offset, 'offset')
+    check(offset, nonNegativeInt, 'offset')
     if (bucketId !== undefined && !this.bucketIds.includes(bucketId)) {
       throw invalidOption(`bucket ${String(bucketId)} is not assigned to this reader (it has ${this.bucketIds.join(', ') || 'none'})`)
     }
@@ -82,20 +83,20 @@ export class QueueReader {
 
   async get(options: ReaderGetOptions = {}): Promise<Row[]> {
     const { limit = DEFAULT_GET_LIMIT, wait = false, timeout, signal } = options
-    checkNonNegativeInt(limit, 'limit')
-    const deadline = deadlineFor(timeoutMs(timeout))
+    check(limit, nonNegativeInt, 'limit')
+    const deadline = deadlineAfter(timeoutMs(timeout))
     return (await this.exclusive(() => this.take(limit, wait, deadline, signal))).rows
   }
 
   async *getStream(options: ReaderStreamOptions = {}): AsyncGenerator<Row, void, undefined> {
     const { limit = null, block = false, timeout, signal } = options
-    if (limit !== null && limit !== Infinity) checkNonNegativeInt(limit, 'limit')
+    if (limit !== null && limit !== Infinity) check(limit, nonNegativeInt, 'limit')
     const idleMs = timeoutMs(timeout)
     let remaining = limit ?? Infinity
     while (remaining > 0 && !signal?.aborted && !this.queue.storage.closed) {
       // The timeout is per wait (as in Pulsing): a stream that keeps receiving records lives on.
-      const deadline = deadlineFor(idleMs)
-      const taken = await this.exclusive(() => this.take(Math.min(remaining, STREAM_CHUNK), block, deadline, signal))
+      const deadline = deadlineAfter(idleMs)
+      const taken = await this.exclusive(() => this.take(Math.min(remaining, QUEUE_STREAM_CHUNK), block, deadline, signal))
       if (taken.rows.length === 0) return
       let delivered = 0
       try {
@@ -117,26 +118,28 @@ export class QueueReader {
     // A waiting read that was queued behind another when the system shut down ends like one
     // that was already waiting; a plain read still reports CLOSED.
     if (wait && this.queue.storage.closed) return { rows: [], parts: [] }
-    for (;;) {
+    return readOrWait(() => this.readAvailable(limit), this.feed, { wait, deadline, signal, isEmpty: (t) => t.rows.length === 0 })
+  }
+
+  /** The assigned buckets' notifiers (looked up afresh: a writer may replace a reader's bucket). */
+  private readonly feed: ChangeFeed<{ buckets: BucketStorage[]; since: number[] }> = {
+    mark: () => {
       const buckets = this.bucketIds.map((id) => this.queue.readBucket(id))
       // Captured before reading: a put acknowledged while we read moves a version and we re-read.
-      const since = buckets.map((b) => b.notifier.version)
-      const taken = await this.readAvailable(limit)
-      if (taken.rows.length > 0 || !wait || signal?.aborted) return taken
-      const left = deadline === undefined ? undefined : deadline - performance.now()
+      return { buckets, since: buckets.map((b) => b.notifier.version) }
+    },
+    wait: async ({ buckets, since }, options) => {
       // Readers of other processes' flushes learn of new rows only by looking: watch while waiting.
       const unwatch = buckets.map((b) => b.watchRemote())
-      let outcome
       try {
-        outcome = await waitForAny(
+        return await waitForAny(
           buckets.map((b) => b.notifier),
-          { since, timeoutMs: left, signal },
+          { since, ...options },
         )
       } finally {
         for (const stop of unwatch) stop()
       }
-      if (outcome !== 'notified') return taken
-    }
+    },
   }
 
   private async readAvailable(limit: number): Promise<Taken> {
@@ -173,8 +176,4 @@ export class QueueReader {
     this.tail = run.catch(() => undefined)
     return run
   }
-}
-
-function deadlineFor(ms: number | undefined): number | undefined {
-  return ms === undefined ? undefined : performance.now() + ms
 }

@@ -3,23 +3,16 @@
  * BucketStorage objects from here, which is what makes a record visible to a reader as
  * soon as the writer's put resolves.
  */
+import type { BackendOptions } from '../backends/types.js'
 import { StorageError } from '../errors.js'
 import { checkContained } from '../contained-path.js'
-import { LanceBackend } from '../backends/lance.js'
-import { PersistingBackend } from '../backends/persisting.js'
-import type { BackendClass, BackendOptions } from '../backends/types.js'
+import { invalidOption } from '../options/validate.js'
 import { BucketStorage } from './bucket-storage.js'
-import { configConflicts, invalidOption, withDefaults, type TopicConfig } from './options.js'
+import { configConflicts, withDefaults, type TopicConfig } from './options.js'
 
 interface TopicState {
   config: TopicConfig
   buckets: Map<number, BucketStorage>
-}
-
-/** Our native backends label metrics by topic; user classes get exactly the documented options. */
-function wantsTopic(cls: BackendClass): boolean {
-  const builtins: unknown[] = [LanceBackend, PersistingBackend]
-  return builtins.some((b) => cls === b || (typeof b === 'function' && cls.prototype instanceof b))
 }
 
 export class StorageManager {
@@ -79,14 +72,16 @@ export class StorageManager {
       }
       const bucketPath = `${config.storagePath}/bucket_${bucketId}`
       checkContained(config.storagePath, bucketPath)
+      // Backends declare what else they accept; user classes get exactly the documented options.
+      const can = config.backend.capabilities ?? {}
       const options: BackendOptions = {
         bucketId,
         storagePath: bucketPath,
         batchSize: config.batchSize,
-        ...(wantsTopic(config.backend) ? { topic } : {}),
+        ...(can.topic ? { topic } : {}),
         ...config.backendOptions,
       }
-      const reader = mode === 'read' && wantsTopic(config.backend) && options.readOnly === undefined
+      const reader = mode === 'read' && can.readOnly === true && options.readOnly === undefined
       if (reader) options.readOnly = true
       storage = new BucketStorage(topic, bucketId, new config.backend(options), reader)
       state.buckets.set(bucketId, storage)

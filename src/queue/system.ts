@@ -5,7 +5,7 @@
 import { readQueue, writeQueue } from './open.js'
 import type { ReadQueueOptions, WriteQueueOptions } from './options.js'
 import type { QueueReader } from './reader.js'
-import { StorageManager } from './storage-manager.js'
+import { SystemBase } from './system-base.js'
 import type { QueueWriter } from './writer.js'
 
 export interface SystemQueueApi {
@@ -13,34 +13,10 @@ export interface SystemQueueApi {
   read(topic: string, options?: ReadQueueOptions): Promise<QueueReader>
 }
 
-export class System {
-  readonly storage = new StorageManager()
-  readonly queue: SystemQueueApi
-  private shuttingDown: Promise<void> | undefined
-
-  constructor() {
-    // open.ts imports this module too; the cycle is safe because both sides only use the
-    // other's exports inside function bodies.
-    this.queue = {
-      write: (topic, options) => writeQueue(this, topic, options),
-      read: (topic, options) => readQueue(this, topic, options),
-    }
-  }
-
-  get closed(): boolean {
-    return this.storage.closed
-  }
-
-  /** Flushes, then closes every bucket of every topic; idempotent. Blocked readers end. */
-  shutdown(): Promise<void> {
-    this.shuttingDown ??= (async () => {
-      try {
-        await this.storage.flushAll()
-      } finally {
-        await this.storage.closeAll()
-      }
-    })()
-    return this.shuttingDown
+export class System extends SystemBase {
+  readonly queue: SystemQueueApi = {
+    write: (topic, options) => writeQueue(this, topic, options),
+    read: (topic, options) => readQueue(this, topic, options),
   }
 }
 

@@ -1,5 +1,5 @@
 /** The producer handle returned by writeQueue. */
-import type { Row } from '../backends/types.js'
+import type { Row } from '../types.js'
 import type { PutBatchResult, PutResult, Queue, QueueStats } from './queue.js'
 
 export class QueueWriter {

@@ -132,6 +132,15 @@ async function recover(dir: string, mode: Mode): Promise<{ seqs: number[]; event
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
+/** A promise's outcome as a value, so an assertion failure is never mistaken for the rejection. */
+async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p }
+  } catch (error) {
+    return { ok: false, error }
+  }
+}
+
 /** Records before frame `f` of segment `s` (Lance rows + earlier segments + earlier frames). */
 const keptBefore = (s: number, f: number) => segments[s].frames[f].firstSeq
 
@@ -249,11 +258,9 @@ describe('WAL damage', () => {
       const inLength = byte < frame.offset + 4
       const abs = damaged(flip)
       if (endsFile || inLength) {
-        try {
-          expect((await recover(abs, 'absolute')).seqs, label).toEqual(range(frame.firstSeq))
-        } catch (e) {
-          expect((e as StorageError).code, label).toBe('WAL_CORRUPT')
-        }
+        const outcome = await settle(recover(abs, 'absolute'))
+        if (outcome.ok) expect(outcome.value.seqs, label).toEqual(range(frame.firstSeq))
+        else expect((outcome.error as StorageError).code, label).toBe('WAL_CORRUPT')
       } else {
         await expectRefused(abs, last.name, frame.offset)
       }
@@ -300,13 +307,15 @@ describe('WAL damage', () => {
       expect(r.events.some((e) => e.startsWith('[WAL_CORRUPT]') && e.includes(last.name)), label).toBe(true)
       if (i === 0) await expectWritableAfter(dir, total)
       // Garbage may look like a torn frame (tolerated) or like a corrupt one (refused).
-      try {
-        expect((await recover(damaged(append), 'absolute')).seqs, label).toEqual(range(total))
-      } catch (e) {
+      const outcome = await settle(recover(damaged(append), 'absolute'))
+      if (outcome.ok) {
+        expect(outcome.value.seqs, label).toEqual(range(total))
+      } else {
+        const e = outcome.error as WALError
         expect(e, label).toBeInstanceOf(WALError)
-        expect((e as WALError).code, label).toBe('WAL_CORRUPT')
-        expect((e as WALError).message, label).toContain(last.name)
-        expect((e as WALError).message, label).toMatch(new RegExp(`\\b${last.bytes.length}\\b`))
+        expect(e.code, label).toBe('WAL_CORRUPT')
+        expect(e.message, label).toContain(last.name)
+        expect(e.message, label).toMatch(new RegExp(`\\b${last.bytes.length}\\b`))
       }
     }
   }, 120_000)

@@ -1,0 +1,94 @@
+/**
+ * Constructor options of the built-in backends: their types (with defaults and ranges) and the
+ * schemas the constructors validate them with.
+ */
+import type { BackendOptions } from '../backends/types.js'
+import { boolean, integer, nonEmptyString, nonNegativeInt, nullable, numberAbove, oneOf, positiveInt, rule, seconds, topicName, type Schema } from './validate.js'
+
+export const COMPRESSIONS = ['zstd', 'lz4', 'snappy'] as const
+/** Page compression of the stored columns (and of the WAL). */
+export type Compression = (typeof COMPRESSIONS)[number]
+
+export const WAL_RECOVERY_MODES = ['pointInTime', 'absolute'] as const
+export type WalRecoveryMode = (typeof WAL_RECOVERY_MODES)[number]
+
+/** MemoryBackend: the documented constructor options and `topic` (ignored). */
+export interface MemoryBackendOptions extends BackendOptions {
+  /** Non-negative integer. */
+  bucketId: number
+  /** Only reported in stats; default ''. */
+  storagePath: string
+  /** Positive integer; default 100 (DEFAULT_BATCH_SIZE). */
+  batchSize?: number
+  /** Accepted (the queue passes it to backends that declare the capability); unused. */
+  topic?: string
+}
+
+const anyString = rule<string>('a string', (v) => typeof v === 'string')
+
+export const MEMORY_SCHEMA: Schema = {
+  bucketId: nonNegativeInt,
+  storagePath: anyString,
+  batchSize: positiveInt,
+  topic: anyString,
+}
+
+export interface LanceBackendOptions extends BackendOptions {
+  /** Integer; default 0. */
+  bucketId: number
+  /** Non-empty; the dataset lives in `${storagePath}/data.lance`. */
+  storagePath: string
+  /** Positive integer; default 100 (DEFAULT_BATCH_SIZE). First chunk size of streams. */
+  batchSize?: number
+  /** Positive integer; default 1000 (DEFAULT_FLUSH_THRESHOLD): records buffered before an automatic flush. */
+  flushThreshold?: number
+  /** Non-negative integer; fragments past which a flush also compacts (0 disables); default: the core's. */
+  compactionThreshold?: number
+  /** 'zstd' | 'lz4' | 'snappy' | null; default null (no compression). */
+  compression?: Compression | null
+  /** Non-empty; labels the bucket's metrics. Set by the queue. */
+  topic?: string
+  /** Open as a reader: no lock, no writes; sees what writers in any process flushed. Default false. */
+  readOnly?: boolean
+}
+
+export const LANCE_SCHEMA: Schema = {
+  bucketId: integer,
+  storagePath: nonEmptyString,
+  batchSize: positiveInt,
+  flushThreshold: positiveInt,
+  compactionThreshold: nonNegativeInt,
+  compression: nullable(oneOf(COMPRESSIONS)),
+  topic: topicName,
+  readOnly: boolean,
+}
+
+export interface PersistingBackendOptions extends LanceBackendOptions {
+  /** Write-ahead log under `${storagePath}/wal/`; default false (DEFAULT_ENABLE_WAL). */
+  enableWal?: boolean
+  /** Prometheus metrics for this bucket; default false (DEFAULT_ENABLE_METRICS). */
+  enableMetrics?: boolean
+  /**
+   * Seconds between background WAL fsyncs, 0 to one year; default 1.0 (DEFAULT_WAL_SYNC_INTERVAL).
+   * 0 = fsync (group commit) before every acknowledgement.
+   */
+  walSyncInterval?: number
+  /** Bytes per WAL file before a flush and rotation are forced, > 0; default 100 MiB (DEFAULT_MAX_WAL_SIZE). */
+  maxWalSize?: number
+  /**
+   * Damage found by WAL recovery. 'pointInTime' (default): keep everything before the first
+   * damaged frame, move later segments into `wal/quarantine/`, report it in `stats().walEvents`
+   * and open. 'absolute': refuse to open (WAL_CORRUPT naming file and offset) on any damage but
+   * a torn tail of the newest segment.
+   */
+  walRecoveryMode?: WalRecoveryMode
+}
+
+export const PERSISTING_SCHEMA: Schema = {
+  ...LANCE_SCHEMA,
+  enableWal: boolean,
+  enableMetrics: boolean,
+  walSyncInterval: seconds,
+  walRecoveryMode: oneOf(WAL_RECOVERY_MODES),
+  maxWalSize: numberAbove(0, true),
+}
