@@ -44,3 +44,10 @@ export const MAX_SECONDS = 365 * 24 * 3600
 export const QUEUE_STREAM_CHUNK = 256
 /** Largest chunk a native stream reads at once; streams start at batchSize and grow towards it. */
 export const MAX_NATIVE_STREAM_CHUNK = 65_536
+
+/** Native backends: largest JSON of one record (16 MiB). */
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+/** Native backends: largest JSON of one put/putBatch call (256 MiB). */
+export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024
+/** Native backends: unflushed bytes per bucket before puts wait for a flush (64 MiB). */
+export const DEFAULT_MAX_BUFFER_BYTES = 64 * 1024 * 1024

@@ -5,12 +5,13 @@
  * stats.ts; every native call goes through `callNative`.
  */
 import { streamRows, type ChangeFeed } from '../blocking-read.js'
-import { DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_THRESHOLD, DEFAULT_READ_ONLY, MAX_NATIVE_STREAM_CHUNK } from '../defaults.js'
+import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_FLUSH_THRESHOLD, DEFAULT_READ_ONLY, MAX_NATIVE_STREAM_CHUNK } from '../defaults.js'
 import { StorageError } from '../errors.js'
 import { callNative, native, type NativeBucketStore, type NativeStats, type NativeStoreOptions } from '../native.js'
 import type { LanceBackendOptions } from '../options/backend-options.js'
 import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../options/validate.js'
 import { assertRecord, encodeRecords } from '../records.js'
+import { checkJsonText, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
 import { GroupCommit } from './group-commit.js'
 import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
@@ -51,6 +52,10 @@ export abstract class NativeBackend implements StorageBackend {
   readonly bucketId: number
   readonly storagePath: string
   readonly batchSize: number
+  /** maxRecordBytes / maxBatchBytes, checked in JS before a call crosses into the core. */
+  private readonly limits: SizeLimits
+  /** JSON already encoded and size-checked by `prepareBatch`, taken by the next putBatch of that array. */
+  private readonly prepared = new WeakMap<readonly Row[], string>()
   private readonly store: NativeBucketStore | undefined
   /** Opening failures (a WAL lock held elsewhere, ...) surface from the first call instead of the constructor. */
   private readonly openError: unknown
@@ -68,6 +73,10 @@ export abstract class NativeBackend implements StorageBackend {
     this.bucketId = options.bucketId ?? 0
     this.storagePath = options.storagePath
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
+    this.limits = {
+      maxRecordBytes: (options.maxRecordBytes as number | undefined) ?? DEFAULT_MAX_RECORD_BYTES,
+      maxBatchBytes: (options.maxBatchBytes as number | undefined) ?? DEFAULT_MAX_BATCH_BYTES,
+    }
     const view = adoptedStore
     adoptedStore = undefined
     if (view !== undefined) {
@@ -106,12 +115,28 @@ export abstract class NativeBackend implements StorageBackend {
 
   async put(record: Row): Promise<void> {
     assertRecord(record)
-    await this.putJson(JSON.stringify([record]))
+    const json = JSON.stringify([record])
+    checkJsonText(json, 1, this.limits)
+    await this.putJson(json)
   }
 
   async putBatch(records: Row[]): Promise<void> {
     if (Array.isArray(records) && records.length === 0) return
-    await this.putJson(encodeRecords(records))
+    const json = this.prepared.get(records) ?? this.prepareBatch(records)
+    this.prepared.delete(records)
+    await this.putJson(json)
+  }
+
+  /**
+   * Validates, encodes and size-checks a batch without writing it; the next `putBatch(records)`
+   * reuses the result. The queue prepares every bucket's part of a call first, so a part over a
+   * limit refuses the whole call before any bucket stores anything.
+   */
+  prepareBatch(records: Row[]): string {
+    const json = encodeRecords(records)
+    checkJsonText(json, records.length, this.limits, records)
+    this.prepared.set(records, json)
+    return json
   }
 
   private putJson(json: string): Promise<void> {

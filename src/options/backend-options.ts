@@ -50,6 +50,15 @@ export interface LanceBackendOptions extends BackendOptions {
   topic?: string
   /** Open as a reader: no lock, no writes; sees what writers in any process flushed. Default false. */
   readOnly?: boolean
+  /** Positive integer; default 16 MiB (DEFAULT_MAX_RECORD_BYTES): largest JSON of one record (INVALID_RECORD past it). */
+  maxRecordBytes?: number
+  /** Positive integer; default 256 MiB (DEFAULT_MAX_BATCH_BYTES): largest JSON of one put/putBatch call (INVALID_RECORD past it). */
+  maxBatchBytes?: number
+  /**
+   * Positive integer; default 64 MiB (DEFAULT_MAX_BUFFER_BYTES): unflushed bytes per bucket past
+   * which puts wait for a flush (back-pressure; a bucket whose flush fails stops, BUCKET_FAILED).
+   */
+  maxBufferBytes?: number
 }
 
 export const LANCE_SCHEMA: Schema = {
@@ -61,6 +70,9 @@ export const LANCE_SCHEMA: Schema = {
   compression: nullable(oneOf(COMPRESSIONS)),
   topic: topicName,
   readOnly: boolean,
+  maxRecordBytes: positiveInt,
+  maxBatchBytes: positiveInt,
+  maxBufferBytes: positiveInt,
 }
 
 export interface PersistingBackendOptions extends LanceBackendOptions {

@@ -67,6 +67,12 @@ export class BucketStorage {
     this.notifier.notify()
   }
 
+  /** Lets a backend that can (native ones) encode and size-check a batch before any bucket writes. */
+  prepareBatch(records: Row[]): void {
+    const b = this.backend as StorageBackend & { prepareBatch?: (records: Row[]) => unknown }
+    if (typeof b.prepareBatch === 'function') b.prepareBatch(records)
+  }
+
   async putBatch(records: Row[]): Promise<void> {
     this.assertOpen()
     await this.backend.putBatch(records)

@@ -117,8 +117,11 @@ export class Queue {
       if (group === undefined) groups.set(id, [records[i]])
       else group.push(records[i])
     }
+    // Every bucket's part is encoded and size-checked before any is written: all or nothing.
+    const parts = [...groups].map(([id, group]) => [this.bucket(id), group] as const)
+    for (const [bucket, group] of parts) bucket.prepareBatch(group)
     const writes: Promise<void>[] = []
-    for (const [id, group] of groups) writes.push(this.bucket(id).putBatch(group))
+    for (const [bucket, group] of parts) writes.push(bucket.putBatch(group))
     await settleAll(writes)
     return ids
   }

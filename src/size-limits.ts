@@ -1,0 +1,40 @@
+/**
+ * Sizes from callers are bounded before anything is buffered: one record's JSON
+ * (`maxRecordBytes`) and one call's JSON (`maxBatchBytes`). Over a limit the whole call is
+ * refused with `INVALID_RECORD` naming the limit and the size, so nothing of it is stored.
+ * Cheap on the hot path: UTF-8 is at most 3 bytes per UTF-16 unit and at least 1, so exact
+ * byte counts (and per-record encoding) are only needed for calls near a limit.
+ */
+import { StorageError } from './errors.js'
+import type { Row } from './types.js'
+
+export interface SizeLimits {
+  maxRecordBytes: number
+  maxBatchBytes: number
+}
+
+const MiB = 1024 * 1024
+const fmt = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB (${n} bytes)` : `${n} bytes`)
+
+function tooLarge(what: string, size: number, limit: number, option: string): StorageError {
+  return new StorageError(`${what} is ${fmt(size)} of JSON, over ${option} ${fmt(limit)}; nothing of this call was stored`, 'INVALID_RECORD')
+}
+
+/** Checks the JSON text of a call (an array of `count` records, or NDJSON) against both limits. */
+export function checkJsonText(json: string, count: number, limits: SizeLimits, records?: readonly Row[]): void {
+  const { maxRecordBytes, maxBatchBytes } = limits
+  if (json.length * 3 <= Math.min(maxRecordBytes, maxBatchBytes)) return
+  const bytes = json.length > maxBatchBytes ? json.length : Buffer.byteLength(json)
+  if (bytes > maxBatchBytes) throw tooLarge(`a call of ${count} record${count === 1 ? '' : 's'}`, bytes, maxBatchBytes, 'maxBatchBytes')
+  if (bytes - 2 <= maxRecordBytes) return // the array's brackets hold every record
+  if (count === 1 || records === undefined) {
+    if (count === 1) throw tooLarge('the record', bytes - 2, maxRecordBytes, 'maxRecordBytes')
+    return
+  }
+  for (let i = 0; i < records.length; i++) {
+    const one = JSON.stringify(records[i])
+    if (one.length * 3 <= maxRecordBytes) continue
+    const size = Buffer.byteLength(one)
+    if (size > maxRecordBytes) throw tooLarge(`record ${i}`, size, maxRecordBytes, 'maxRecordBytes')
+  }
+}
