@@ -34,7 +34,7 @@ export interface ReadOrWaitOptions<R> {
   isEmpty?: (result: R) => boolean
 }
 
-/** Seconds from now as a `performance.now()` deadline; undefined stays undefined. */
+/** Milliseconds from now as a `performance.now()` deadline; undefined stays undefined. */
 export function deadlineAfter(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : performance.now() + ms
 }
