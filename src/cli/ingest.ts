@@ -195,7 +195,9 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
         }
       }
       await inFlight
-      if (batch.length > 0 && !stopped) await writeBatch(batch)
+      // Stopping keeps what came before the bad record (a bad line stops before its batch is written).
+      const rest = stopped ? batch.filter((i) => i.line < Math.min(...bad.map((b) => b.line))) : batch
+      if (rest.length > 0) await writeBatch(rest)
       if (file !== '-') bytesRead = totalBytes
       bar?.update(bytesRead, payload())
     } finally {
