@@ -1,4 +1,5 @@
 /** writeQueue / readQueue: open a topic of a system for producing or consuming. */
+import type { Row } from '../backends/types.js'
 import { StorageError } from '../errors.js'
 import { DEFAULT_NUM_BUCKETS, assignBuckets, checkBucketColumn, checkReadOptions, checkTopic, checkWriteOptions, explicitStorageOptions } from './options.js'
 import type { ReadQueueOptions, WriteQueueOptions } from './options.js'
@@ -12,16 +13,16 @@ function checkSystem(system: unknown, fn: string): asserts system is System {
   if (system.closed) throw new StorageError(`${fn}: the system has been shut down`, 'CLOSED')
 }
 
-export async function writeQueue(system: System, topic: string, options: WriteQueueOptions = {}): Promise<QueueWriter> {
+export async function writeQueue<T extends object = Row>(system: System, topic: string, options: WriteQueueOptions = {}): Promise<QueueWriter<T>> {
   checkSystem(system, 'writeQueue')
   checkTopic(topic)
   checkWriteOptions(options)
   const bucketColumn = checkBucketColumn(options.bucketColumn)
   const config = system.storage.openTopic(topic, explicitStorageOptions(options as Record<string, unknown>), 'writeQueue')
-  return new QueueWriter(new Queue(system.storage, config, bucketColumn))
+  return new QueueWriter<T>(new Queue(system.storage, config, bucketColumn))
 }
 
-export async function readQueue(system: System, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader> {
+export async function readQueue<T extends object = Row>(system: System, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader<T>> {
   checkSystem(system, 'readQueue')
   checkTopic(topic)
   checkReadOptions(options)
@@ -33,5 +34,5 @@ export async function readQueue(system: System, topic: string, options: ReadQueu
   if (existing) system.storage.openTopic(topic, given, 'readQueue')
   const bucketIds = assignBuckets(options, given.numBuckets ?? existing?.numBuckets ?? DEFAULT_NUM_BUCKETS)
   const config = system.storage.openTopic(topic, given, 'readQueue')
-  return new QueueReader(new Queue(system.storage, config, bucketColumn), bucketIds)
+  return new QueueReader<T>(new Queue(system.storage, config, bucketColumn), bucketIds)
 }
