@@ -23,8 +23,8 @@ export function register(program: Command): void {
     .command('search')
     .summary('k nearest records to a vector')
     .description(
-      'Print the k records nearest to <vector> in the vector field <column> (a Float32Array/Float64Array ' +
-        "field, a field named 'vector', or one of vectorColumns), nearest first, as NDJSON with " +
+      'Print the k records nearest to <vector> in the vector field <column> (e.g. a field named ' +
+        "'vector' holding number arrays), nearest first, as NDJSON with " +
         '_distance and _bucket fields. Searches every bucket read-only and merges the results.',
     )
     .argument('<column>', 'vector field')
