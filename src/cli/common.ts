@@ -33,13 +33,14 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0  success
   1  unexpected failure (INTERNAL, LANCE)
-  2  bad arguments or options (INVALID_OPTION, UNKNOWN_BACKEND)
-  3  storage path or topic not found (NOT_FOUND)
+  2  bad arguments or options (INVALID_OPTION, UNKNOWN_BACKEND, READ_ONLY)
+  3  storage path, topic or input file not found (NOT_FOUND)
   4  bucket locked by another writer (LOCKED, WAL_LOCKED)
   5  corrupt write-ahead log (WAL_CORRUPT)
   6  I/O error (IO, WAL_IO, BUCKET_FAILED)
   7  bad input stopped an ingest (INVALID_RECORD, MISSING_BUCKET_COLUMN, SCHEMA_MISMATCH)
-  8  ingest finished but skipped bad records (--on-error skip)`
+  8  ingest finished but skipped bad records (--on-error skip)
+  130  ingest interrupted (Ctrl-C) after flushing what it had`
 
 const CODE_EXIT: Partial<Record<StorageErrorCode, number>> = {
   INVALID_OPTION: EXIT.USAGE,
