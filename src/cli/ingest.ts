@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import cliProgress from 'cli-progress'
-import type * as pst from '../index.js'
+import { serveMetrics, type QueueWriter } from '../index.js'
 import {
   CliError,
   EXIT,
@@ -26,6 +26,8 @@ interface IngestFlags extends TopicFlags {
   batchSize: number
   flushThreshold: number
   progress: boolean
+  metricsPort?: number
+  metricsHost: string
 }
 
 interface Item {
@@ -46,7 +48,7 @@ function isInputError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && INPUT_CODES.has((err as { code?: string }).code ?? '')
 }
 
-type NdjsonWriter = pst.QueueWriter & { putNdjson?: (text: string) => Promise<unknown> }
+type NdjsonWriter = QueueWriter & { putNdjson?: (text: string) => Promise<unknown> }
 
 export function register(program: Command): void {
   const cmd = program
@@ -64,6 +66,8 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'records per putBatch call', intArg('--batch-size', 1), 10_000)
     .option('--flush-threshold <n>', 'records a bucket buffers before it flushes to Lance', intArg('--flush-threshold', 1), 20_000)
     .option('--no-progress', 'no progress bar (it is only drawn on a terminal anyway)')
+    .option('--metrics-port <port>', 'serve this ingest\'s Prometheus metrics at http://127.0.0.1:<port>/metrics while it runs', intArg('--metrics-port'))
+    .option('--metrics-host <host>', 'address for --metrics-port; default 127.0.0.1 (loopback only)', '127.0.0.1')
   topicOptions(cmd, { write: true }).action((file: string, flags: IngestFlags) => ingest(file, flags))
 }
 
@@ -125,8 +129,12 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
   let interrupted = false
   let flushMs = 0
   await withSystem(async (system) => {
-    const writer = (await openWriter(system, t, t.backend === 'memory' ? {} : { flushThreshold: flags.flushThreshold })) as NdjsonWriter
+    const metered = flags.metricsPort !== undefined && t.backend === 'persisting'
+    const extra = t.backend === 'memory' ? {} : { flushThreshold: flags.flushThreshold, ...(metered ? { enableMetrics: true } : {}) }
+    const writer = (await openWriter(system, t, extra)) as NdjsonWriter
     saveMeta(t)
+    const metricsServer = flags.metricsPort !== undefined ? await serveMetrics({ port: flags.metricsPort, host: flags.metricsHost }) : undefined
+    if (metricsServer) process.stderr.write(`persisting: metrics at ${metricsServer.url}\n`)
     const col = t.bucketColumn
     const useNdjson = format === 'ndjson' && typeof writer.putNdjson === 'function'
 
@@ -203,6 +211,7 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
     } finally {
       bar?.stop()
       interrupt.dispose()
+      await metricsServer?.close()
     }
     const f0 = performance.now()
     await writer.flush()

@@ -1,8 +1,7 @@
 /** `persisting metrics`: serve the library's Prometheus metrics at /metrics until Ctrl-C. */
-import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import * as pst from '../index.js'
-import { intArg, onInterrupt, openReader, out, resolveTopic, topicOptions, withSystem, type TopicFlags } from './common.js'
+import { intArg, onInterrupt, openWriter, out, resolveTopic, topicOptions, withSystem, type TopicFlags } from './common.js'
 
 interface MetricsFlags extends TopicFlags {
   port: number
@@ -17,22 +16,32 @@ export function register(program: Command): void {
     .description(
       "Serve the library's Prometheus metrics (pst.serveMetrics) at http://<host>:<port>/metrics until " +
         'Ctrl-C. It binds 127.0.0.1 (loopback only) unless --host is given, e.g. --host 0.0.0.0 to ' +
-        "expose it. When the topic exists its buckets are opened read-only with metrics on, so their " +
-        'gauges are exported; counters such as persisting_records_total count the writes of the ' +
-        'process that serves them (use the library in the writer to export those).',
+        'expose it. Metrics live in the process that writes: this command opens the topic as its ' +
+        'writer with metrics on (persisting_buffer_size, persisting_wal_size_bytes, ... per bucket), ' +
+        'holding the writer lock while it serves. While another process writes the topic it serves ' +
+        'nothing of it; watch an ingest with `persisting ingest --metrics-port <port>` instead.',
     )
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', intArg('--port'), 9464)
-    .option('--host <host>', 'address to bind; default loopback only', '127.0.0.1')
+    .option('--host <host>', 'address to bind; default 127.0.0.1 (loopback only)', '127.0.0.1')
     .option('--once', 'print the metrics text to stdout and exit instead of serving')
-  topicOptions(cmd, { json: false }).action((flags: MetricsFlags) => metrics(flags))
+  topicOptions(cmd, { write: true, json: false }).action((flags: MetricsFlags) => metrics(flags))
 }
 
 async function metrics(flags: MetricsFlags): Promise<void> {
   const t = resolveTopic(flags, false)
   await withSystem(async (system) => {
-    if (t.backend === 'persisting' && existsSync(t.dir)) {
-      const reader = await openReader(system, t, undefined, { enableMetrics: true })
-      await Promise.all(reader.bucketIds.map((id) => reader.queue.readBucket(id).stats()))
+    if (t.backend === 'persisting' && t.exists) {
+      try {
+        const writer = await openWriter(system, t, { enableMetrics: true })
+        await writer.stats() // opens every bucket, so each exports its series
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if (code !== 'LOCKED' && code !== 'WAL_LOCKED') throw err
+        process.stderr.write(
+          `persisting: topic '${t.topic}' is being written by another process; its metrics are that process's ` +
+            '(serve them there, e.g. persisting ingest --metrics-port)\n',
+        )
+      }
     }
     if (flags.once) {
       process.stdout.write(await pst.metrics())
