@@ -109,6 +109,7 @@ export interface TopicFlags {
   syncInterval: number
   compression?: string
   wal: boolean
+  walRecovery?: 'pointInTime' | 'absolute'
   json?: boolean
 }
 
@@ -148,6 +149,11 @@ export function topicOptions(cmd: Command, opts: { write?: boolean; json?: boole
         new Option('--compression <codec>', "data and WAL compression (default: the topic's, else zstd)").choices(['zstd', 'lz4', 'snappy', 'none']),
       )
       .option('--no-wal', 'turn the write-ahead log off (persisting backend)')
+      .addOption(
+        new Option('--wal-recovery <mode>', "on a damaged WAL: 'pointInTime' recovers up to the damage and quarantines the rest; 'absolute' refuses (exit 5)")
+          .choices(['pointInTime', 'absolute'])
+          .default('pointInTime'),
+      )
   }
   if (opts.json !== false) cmd.option('--json', 'machine-readable JSON output')
   return cmd
@@ -176,6 +182,7 @@ export interface ResolvedTopic {
   compression: string | null
   wal: boolean
   syncInterval: number
+  walRecovery: 'pointInTime' | 'absolute'
   exists: boolean
 }
 
@@ -225,6 +232,7 @@ export function resolveTopic(flags: TopicFlags, mustExist: boolean): ResolvedTop
     compression,
     wal: flags.wal !== false,
     syncInterval: flags.syncInterval ?? 1,
+    walRecovery: flags.walRecovery ?? 'pointInTime',
     exists,
   }
 }
@@ -238,7 +246,7 @@ export function saveMeta(t: ResolvedTopic): void {
 
 function writerBackendOptions(t: ResolvedTopic, extra: Record<string, unknown> = {}): Record<string, unknown> {
   if (t.backend === 'persisting') {
-    return { enableWal: t.wal, walSyncInterval: t.syncInterval, compression: t.compression, ...extra }
+    return { enableWal: t.wal, walSyncInterval: t.syncInterval, walRecoveryMode: t.walRecovery, compression: t.compression, ...extra }
   }
   if (t.backend === 'lance') return { compression: t.compression }
   return {}

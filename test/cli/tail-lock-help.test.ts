@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { tmpDir } from '../helpers/tmp.js'
@@ -70,6 +70,33 @@ describe('exit codes', () => {
       holder.stdin.write('x')
       await new Promise((r) => holder.on('close', r))
     }
+  })
+
+  it('a corrupt WAL: --wal-recovery absolute refuses with exit 5 (WAL_CORRUPT); pointInTime recovers', async () => {
+    const dir = tmpDir('cli-walcorrupt-')
+    const topicDir = join(dir, 'w')
+    // A writer acknowledges two WAL frames and is killed before any flush.
+    const script = `
+      import * as pst from ${JSON.stringify(join(ROOT, 'dist/index.js'))}
+      const b = new pst.PersistingBackend({ bucketId: 0, storagePath: ${JSON.stringify(join(topicDir, 'bucket_0'))}, enableWal: true, walSyncInterval: 0 })
+      await b.putBatch([{ id: 1, v: 'first frame' }])
+      await b.putBatch([{ id: 2, v: 'second frame' }])
+      process.kill(process.pid, 'SIGKILL')
+    `
+    spawnSync(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' })
+    const walDir = join(topicDir, 'bucket_0', 'wal')
+    const segment = readdirSync(walDir).find((f) => f.endsWith('.log') && statSync(join(walDir, f)).size > 0)!
+    const bytes = readFileSync(join(walDir, segment))
+    bytes[12] ^= 0xff // inside the first frame's payload: a CRC failure with a frame after it
+    writeFileSync(join(walDir, segment), bytes)
+
+    const flags = ['-s', dir, '-t', 'w', '--buckets', '1']
+    const refused = await cli(['ingest', '-', ...flags, '--wal-recovery', 'absolute'], { input: ndjson([{ id: 3, v: 'x' }]) })
+    expect(refused.code).toBe(5)
+    expect(refused.stderr).toMatch(/\[WAL_CORRUPT\]/)
+    expect(refused.stderr).toMatch(/hint: the write-ahead log is damaged/)
+    const recovered = await cli(['ingest', '-', ...flags], { input: ndjson([{ id: 3, v: 'x' }]) })
+    expect(recovered.code).toBe(0)
   })
 
   it('bad arguments exit 2; a missing storage path or topic exits 3', async () => {
