@@ -126,6 +126,10 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
     : undefined
 
   const interrupt = onInterrupt()
+  // Ctrl-C while stdin is idle: end the input, so the records so far are still flushed.
+  interrupt.signal.addEventListener('abort', () => {
+    if (file === '-') process.stdin.push(null)
+  })
   let interrupted = false
   let flushMs = 0
   await withSystem(async (system) => {
@@ -182,10 +186,7 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
     try {
       for await (const item of readInput(file, format, skip) as AsyncGenerator<InputItem>) {
         bytesRead = item.bytes
-        if (interrupt.signal.aborted) {
-          interrupted = true
-          break
-        }
+        if (interrupt.signal.aborted) break
         const why = item.error ?? invalid(item.record, col)
         if (why !== undefined) {
           reportBad(item.line, why)
@@ -202,6 +203,7 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
           batch = []
         }
       }
+      interrupted = interrupt.signal.aborted
       await inFlight
       // Stopping keeps what came before the bad record (a bad line stops before its batch is written).
       const rest = stopped ? batch.filter((i) => i.line < Math.min(...bad.map((b) => b.line))) : batch
