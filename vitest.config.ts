@@ -7,5 +7,11 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Compile-time tests of the public types (test/*.test-d.ts) run with every `vitest run`.
+    typecheck: {
+      enabled: true,
+      include: ['test/**/*.test-d.ts'],
+      tsconfig: 'test/tsconfig.json',
+    },
   },
 })

@@ -54,9 +54,9 @@ if [[ -n "${need_root_msg:-}" || $rust_ok -eq 0 || $node_ok -eq 0 ]]; then
   exit 1
 fi
 
-if [[ $want_test -eq 1 ]] && ! command -v promtool >/dev/null 2>&1; then
-  echo "setup: installing prometheus (promtool, used to check the metrics text)"
-  apt_install prometheus || echo "setup: promtool unavailable; the promtool check will be skipped"
+if [[ $want_test -eq 1 ]] && ! { command -v promtool && command -v prometheus; } >/dev/null 2>&1; then
+  echo "setup: installing prometheus (promtool checks the metrics text; the server scrapes serveMetrics in test/prometheus.test.ts)"
+  apt_install prometheus || echo "setup: prometheus unavailable; the promtool check and the Prometheus server test will be skipped"
 fi
 
 if [[ $want_test -eq 1 ]] && ! command -v strace >/dev/null 2>&1; then

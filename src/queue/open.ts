@@ -1,5 +1,6 @@
 /** writeQueue / readQueue: open a topic of a system for producing or consuming. */
 import { DEFAULT_NUM_BUCKETS } from '../defaults.js'
+import type { Row } from '../types.js'
 import { StorageError } from '../errors.js'
 import { assignBuckets, checkBucketColumn, checkReadOptions, checkTopic, checkWriteOptions, explicitStorageOptions } from './options.js'
 import type { ReadQueueOptions, WriteQueueOptions } from './options.js'
@@ -13,16 +14,16 @@ function checkSystem(system: unknown, fn: string): asserts system is SystemBase 
   if (system.closed) throw new StorageError(`${fn}: the system has been shut down`, 'CLOSED')
 }
 
-export async function writeQueue(system: SystemBase, topic: string, options: WriteQueueOptions = {}): Promise<QueueWriter> {
+export async function writeQueue<T extends object = Row>(system: SystemBase, topic: string, options: WriteQueueOptions = {}): Promise<QueueWriter<T>> {
   checkSystem(system, 'writeQueue')
   checkTopic(topic)
   checkWriteOptions(options)
   const bucketColumn = checkBucketColumn(options.bucketColumn)
   const config = system.storage.openTopic(topic, explicitStorageOptions(options), 'writeQueue')
-  return new QueueWriter(new Queue(system.storage, config, bucketColumn))
+  return new QueueWriter<T>(new Queue(system.storage, config, bucketColumn))
 }
 
-export async function readQueue(system: SystemBase, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader> {
+export async function readQueue<T extends object = Row>(system: SystemBase, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader<T>> {
   checkSystem(system, 'readQueue')
   checkTopic(topic)
   checkReadOptions(options)
@@ -34,5 +35,5 @@ export async function readQueue(system: SystemBase, topic: string, options: Read
   if (existing) system.storage.openTopic(topic, given, 'readQueue')
   const bucketIds = assignBuckets(options, given.numBuckets ?? existing?.numBuckets ?? DEFAULT_NUM_BUCKETS)
   const config = system.storage.openTopic(topic, given, 'readQueue')
-  return new QueueReader(new Queue(system.storage, config, bucketColumn), bucketIds)
+  return new QueueReader<T>(new Queue(system.storage, config, bucketColumn), bucketIds)
 }

@@ -41,7 +41,8 @@ interface Taken {
   parts: Array<{ bucketId: number; count: number; end: number }>
 }
 
-export class QueueReader {
+/** `T` is the record type (default `Row`) that get/getStream return; `readQueue<MyEvent>(...)` sets it. */
+export class QueueReader<T extends object = Row> {
   private readonly offsets = new Map<number, number>()
   /** Round-robin start, so a busy first bucket cannot starve the others. */
   private cursor = 0
@@ -81,14 +82,14 @@ export class QueueReader {
     for (const id of bucketId === undefined ? this.bucketIds : [bucketId]) this.offsets.set(id, offset)
   }
 
-  async get(options: ReaderGetOptions = {}): Promise<Row[]> {
+  async get(options: ReaderGetOptions = {}): Promise<T[]> {
     const { limit = DEFAULT_GET_LIMIT, wait = false, timeout, signal } = options
     check(limit, nonNegativeInt, 'limit')
     const deadline = deadlineAfter(timeoutMs(timeout))
-    return (await this.exclusive(() => this.take(limit, wait, deadline, signal))).rows
+    return (await this.exclusive(() => this.take(limit, wait, deadline, signal))).rows as unknown as T[]
   }
 
-  async *getStream(options: ReaderStreamOptions = {}): AsyncGenerator<Row, void, undefined> {
+  async *getStream(options: ReaderStreamOptions = {}): AsyncGenerator<T, void, undefined> {
     const { limit = null, block = false, timeout, signal } = options
     if (limit !== null && limit !== Infinity) check(limit, nonNegativeInt, 'limit')
     const idleMs = timeoutMs(timeout)
@@ -103,7 +104,7 @@ export class QueueReader {
         for (const row of taken.rows) {
           delivered++
           remaining--
-          yield row
+          yield row as unknown as T
         }
       } finally {
         // The consumer stopped early (break/return/throw): un-take what it never saw.

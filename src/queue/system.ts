@@ -2,6 +2,7 @@
  * The in-process queue system (Pulsing's ActorSystem stand-in): one StorageManager holding
  * every topic's buckets, so all writers and readers created from it share storage.
  */
+import type { Row } from '../backends/types.js'
 import { readQueue, writeQueue } from './open.js'
 import type { ReadQueueOptions, WriteQueueOptions } from './options.js'
 import type { QueueReader } from './reader.js'
@@ -9,14 +10,14 @@ import { SystemBase } from './system-base.js'
 import type { QueueWriter } from './writer.js'
 
 export interface SystemQueueApi {
-  write(topic: string, options?: WriteQueueOptions): Promise<QueueWriter>
-  read(topic: string, options?: ReadQueueOptions): Promise<QueueReader>
+  write<T extends object = Row>(topic: string, options?: WriteQueueOptions): Promise<QueueWriter<T>>
+  read<T extends object = Row>(topic: string, options?: ReadQueueOptions): Promise<QueueReader<T>>
 }
 
 export class System extends SystemBase {
   readonly queue: SystemQueueApi = {
-    write: (topic, options) => writeQueue(this, topic, options),
-    read: (topic, options) => readQueue(this, topic, options),
+    write: <T extends object = Row>(topic: string, options?: WriteQueueOptions) => writeQueue<T>(this, topic, options),
+    read: <T extends object = Row>(topic: string, options?: ReadQueueOptions) => readQueue<T>(this, topic, options),
   }
 }
 

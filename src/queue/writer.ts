@@ -2,7 +2,11 @@
 import type { Row } from '../types.js'
 import type { PutBatchResult, PutResult, Queue, QueueStats } from './queue.js'
 
-export class QueueWriter {
+/**
+ * `T` is the record type (default `Row`): `writeQueue<MyEvent>(...)` makes put/putBatch accept only
+ * MyEvent records. It is a compile-time aid; records are still validated at run time.
+ */
+export class QueueWriter<T extends object = Row> {
   constructor(readonly queue: Queue) {}
 
   get topic(): string {
@@ -18,15 +22,15 @@ export class QueueWriter {
   }
 
   /** One record -> `{ bucketId, status }`; an array -> one result per record, in order. */
-  put(record: Row): Promise<PutResult>
-  put(records: Row[]): Promise<PutResult[]>
-  put(input: Row | Row[]): Promise<PutResult | PutResult[]> {
+  put(record: T): Promise<PutResult>
+  put(records: T[]): Promise<PutResult[]>
+  put(input: T | T[]): Promise<PutResult | PutResult[]> {
     return this.queue.put(input as Row)
   }
 
   /** Fast path: one backend call per bucket. */
-  putBatch(records: Row[]): Promise<PutBatchResult> {
-    return this.queue.putBatch(records)
+  putBatch(records: T[]): Promise<PutBatchResult> {
+    return this.queue.putBatch(records as unknown as Row[])
   }
 
   flush(): Promise<void> {

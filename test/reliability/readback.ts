@@ -55,7 +55,7 @@ export function readBackDiff(actual: unknown, original: unknown, path = '$'): st
       const o = original as Record<string, unknown>
       const a = actual as Record<string, unknown>
       for (const k of Object.keys(o)) {
-        const d = readBackDiff(a[k], o[k], `${path}.${JSON.stringify(k)}`)
+        const d = readBackDiff(Object.hasOwn(a, k) ? a[k] : undefined, o[k], `${path}.${JSON.stringify(k)}`)
         if (d) return d
       }
       for (const k of Object.keys(a)) {
