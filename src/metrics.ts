@@ -9,12 +9,18 @@ import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from './defaults.js'
 import { StorageError } from './errors.js'
 import { callNative, native } from './native.js'
 import { check, intRange } from './options/validate.js'
+import { readerLagText } from './reader-lag.js'
 
 const PORT = intRange(0, 65535)
 
 /** The metrics in Prometheus text exposition format. */
 export async function metrics(): Promise<string> {
-  return callNative(() => native().metricsText())
+  return metricsText()
+}
+
+/** The core's metrics and the readers' lag, in one exposition. */
+function metricsText(): string {
+  return callNative(() => native().metricsText()) + readerLagText()
 }
 
 export interface MetricsServer {
@@ -47,7 +53,7 @@ export async function serveMetrics(options: ServeMetricsOptions = {}): Promise<M
     }
     let body: string
     try {
-      body = callNative(() => native().metricsText())
+      body = metricsText()
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`)
       return

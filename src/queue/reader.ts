@@ -7,6 +7,7 @@ import { deadlineAfter, readOrWait, type ChangeFeed } from '../blocking-read.js'
 import { DEFAULT_GET_LIMIT, QUEUE_STREAM_CHUNK } from '../defaults.js'
 import { waitForAny } from '../notifier.js'
 import { check, invalidOption, nonNegativeInt } from '../options/validate.js'
+import { registerLagSource } from '../reader-lag.js'
 import type { Row } from '../types.js'
 import type { BucketStorage } from './bucket-storage.js'
 import { timeoutMs } from './options.js'
@@ -54,7 +55,19 @@ export class QueueReader<T extends object = Row> {
   constructor(
     readonly queue: Queue,
     readonly bucketIds: readonly number[],
-  ) {}
+  ) {
+    if (queue.config.backendOptions.enableMetrics === true) registerLagSource(this)
+  }
+
+  /** Records not read yet per assigned bucket that is open (head minus this reader's offset). */
+  lagByBucket(): Map<number, number> {
+    const out = new Map<number, number>()
+    for (const b of this.queue.storage.openBuckets(this.topic)) {
+      if (!this.bucketIds.includes(b.bucketId)) continue
+      out.set(b.bucketId, Math.max(0, b.totalCount() - (this.offsets.get(b.bucketId) ?? 0)))
+    }
+    return out
+  }
 
   get topic(): string {
     return this.queue.topic
