@@ -257,7 +257,9 @@ const LANCE_SPEC: Record<string, fc.Arbitrary<OptionValue>> = {
   flushThreshold: opt([1, 2, 1000], [0, -5, Infinity, 1e20, null], [2 ** 53 - 1]),
   compactionThreshold: opt([0, 1, 3], [-1, 0.5, 1e20], [2 ** 53 - 1]),
   compression: opt(['zstd', 'lz4', 'snappy', null], ['gzip', 5, '']),
-  topic: opt(['t', 'a b'], ['', 5]),
+  topic: opt(['t', 'orders.v2_eu-1', 'x'.repeat(249)], ['', 5, 'a b', '..', 'a/b', 'x'.repeat(250)]),
+  maxRecordBytes: opt([1_000_000, 16 * 2 ** 20], [0, -1, 1.5, 'x']),
+  maxBatchBytes: opt([1_000_000, 2 ** 28], [0, -1, 1.5, null]),
   unknownOption: opt([], [1, 'x']),
 }
 const PERSISTING_SPEC: Record<string, fc.Arbitrary<OptionValue>> = {
