@@ -96,7 +96,7 @@ export function baseNativeOptions(
   options: BackendOptions & {
     flushThreshold?: number
     compactionThreshold?: number
-    compression?: string | null
+    compression?: NativeStoreOptions['compression']
     topic?: string
     readOnly?: boolean
   },
