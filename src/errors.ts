@@ -57,18 +57,48 @@ export class WALError extends StorageError {
 const WAL_CODES = new Set(['WAL_CORRUPT', 'WAL_LOCKED', 'WAL_IO'])
 
 /**
- * Native errors arrive as plain Errors whose message starts with `[CODE] `
- * (see crates/persisting-node/src/error.rs); rebuild the typed error, keeping the original as cause.
+ * Every code the native core raises, in the core's order (`errorCodes()` of the binding lists
+ * the same; a test checks it). The rest of StorageErrorCode is raised by TypeScript only.
+ */
+export const NATIVE_ERROR_CODES = [
+  'INVALID_RECORD',
+  'INVALID_OPTION',
+  'SCHEMA_MISMATCH',
+  'READ_ONLY',
+  'NOT_FOUND',
+  'CLOSED',
+  'IO',
+  'LANCE',
+  'WAL_CORRUPT',
+  'WAL_LOCKED',
+  'WAL_IO',
+  'LOCKED',
+  'BUCKET_FAILED',
+  'INTERNAL',
+] as const satisfies readonly StorageErrorCode[]
+
+/** Codes only the TypeScript layer raises. */
+export const TS_ONLY_ERROR_CODES = ['MISSING_BUCKET_COLUMN', 'UNKNOWN_BACKEND'] as const satisfies readonly StorageErrorCode[]
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+/** Compile-time check: StorageErrorCode is exactly the two lists. */
+const codesListed: Same<StorageErrorCode, (typeof NATIVE_ERROR_CODES)[number] | (typeof TS_ONLY_ERROR_CODES)[number]> = true
+void codesListed
+
+const NATIVE_CODES: ReadonlySet<string> = new Set(NATIVE_ERROR_CODES)
+
+/**
+ * Native errors arrive as Errors whose `code` is the core's error code and whose message is the
+ * core message with its causes (see crates/persisting-node/src/error.rs); rebuild the typed
+ * error, keeping the native one as cause. Errors without one of the core's codes (argument
+ * conversion failures of napi itself) become INTERNAL.
  */
 export function fromNative(err: unknown): unknown {
   if (err instanceof StorageError) return err
   if (!(err instanceof Error)) return err
-  const m = /^\[([A-Z_]+)\] ([\s\S]*)$/.exec(err.message)
-  // Argument conversion failures of the binding itself carry no code of ours.
-  if (!m) return new StorageError(err.message, 'INTERNAL', { cause: err })
-  const [, raw, text] = m
-  // A code this version does not know stays visible in the message.
-  const code = isStorageErrorCode(raw) ? raw : 'INTERNAL'
-  const message = code === raw ? text : err.message
-  return WAL_CODES.has(code) ? new WALError(message, code, { cause: err }) : new StorageError(message, code, { cause: err })
+  const raw = (err as { code?: unknown }).code
+  const code: StorageErrorCode = typeof raw === 'string' && NATIVE_CODES.has(raw) ? (raw as StorageErrorCode) : 'INTERNAL'
+  return WAL_CODES.has(code)
+    ? new WALError(err.message, code, { cause: err })
+    : new StorageError(err.message, code, { cause: err })
 }

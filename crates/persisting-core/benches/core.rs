@@ -89,7 +89,7 @@ fn wal_append(c: &mut Criterion) {
                     let lsn = wal.append(seq, 1000, &payload).unwrap();
                     seq += 1000;
                     if interval.is_zero() {
-                        runtime().block_on(wal.sync(lsn)).unwrap();
+                        wal.sync_blocking_to(lsn).unwrap();
                     }
                 })
             });

@@ -59,24 +59,20 @@ impl Compression {
             // Level 1: the WAL sits on the acknowledgement path, speed matters more than ratio.
             Compression::Zstd => zstd::bulk::compress(data, 1).code(ErrorCode::Internal, "zstd compress"),
             Compression::Lz4 => Ok(lz4_flex::compress_prepend_size(data)),
-            Compression::Snappy => snap::raw::Encoder::new()
-                .compress_vec(data)
-                .code(ErrorCode::Internal, "snappy compress"),
+            Compression::Snappy => {
+                snap::raw::Encoder::new().compress_vec(data).code(ErrorCode::Internal, "snappy compress")
+            }
         }
     }
 
     pub fn decompress(self, data: &[u8]) -> Result<Vec<u8>> {
         match self {
             Compression::None => Ok(data.to_vec()),
-            Compression::Zstd => {
-                zstd::stream::decode_all(data).code(ErrorCode::WalCorrupt, "zstd decompress")
+            Compression::Zstd => zstd::stream::decode_all(data).code(ErrorCode::WalCorrupt, "zstd decompress"),
+            Compression::Lz4 => lz4_flex::decompress_size_prepended(data).code(ErrorCode::WalCorrupt, "lz4 decompress"),
+            Compression::Snappy => {
+                snap::raw::Decoder::new().decompress_vec(data).code(ErrorCode::WalCorrupt, "snappy decompress")
             }
-            Compression::Lz4 => {
-                lz4_flex::decompress_size_prepended(data).code(ErrorCode::WalCorrupt, "lz4 decompress")
-            }
-            Compression::Snappy => snap::raw::Decoder::new()
-                .decompress_vec(data)
-                .code(ErrorCode::WalCorrupt, "snappy decompress"),
         }
     }
 }
@@ -87,7 +83,8 @@ mod tests {
 
     #[test]
     fn round_trips_and_changes_bytes() {
-        let data = b"{\"id\":\"a\",\"text\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n".repeat(50);
+        let data =
+            b"{\"id\":\"a\",\"text\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n".repeat(50);
         for c in [Compression::None, Compression::Zstd, Compression::Lz4, Compression::Snappy] {
             let packed = c.compress(&data).unwrap();
             if c != Compression::None {

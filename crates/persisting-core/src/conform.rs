@@ -32,9 +32,12 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBa
 /// `batch` plus a null column for every field of `schema` it lacks (rows read from Lance lack
 /// the fields that are still untyped or only in the buffer so far; they read as null).
 pub fn fill_missing(batch: RecordBatch, schema: Option<&Schema>) -> Result<RecordBatch> {
-    let Some(schema) = schema else { return Ok(batch) };
+    let Some(schema) = schema else {
+        return Ok(batch);
+    };
     let have = batch.schema();
-    let missing: Vec<&Arc<Field>> = schema.fields().iter().filter(|f| have.field_with_name(f.name()).is_err()).collect();
+    let missing: Vec<&Arc<Field>> =
+        schema.fields().iter().filter(|f| have.field_with_name(f.name()).is_err()).collect();
     if missing.is_empty() {
         return Ok(batch);
     }
@@ -101,9 +104,9 @@ pub fn with_compression(schema: &Schema, codec: Option<&str>) -> Schema {
 /// for, and FSST costs the flush about as much CPU as decoding the JSON in the first place.
 fn field_with_compression(f: &Field, codec: Option<&str>) -> Field {
     let dt = match f.data_type() {
-        DataType::Struct(children) => DataType::Struct(
-            children.iter().map(|c| Arc::new(field_with_compression(c, codec))).collect(),
-        ),
+        DataType::Struct(children) => {
+            DataType::Struct(children.iter().map(|c| Arc::new(field_with_compression(c, codec))).collect())
+        }
         other => other.clone(),
     };
     let value = match (codec, f.data_type()) {
@@ -118,13 +121,7 @@ fn field_with_compression(f: &Field, codec: Option<&str>) -> Field {
 
 /// Schema without any field metadata, for comparisons that must ignore codecs.
 pub fn strip_metadata(schema: &Schema) -> Schema {
-    Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| strip_field(f))
-            .collect::<Vec<_>>(),
-    )
+    Schema::new(schema.fields().iter().map(|f| strip_field(f)).collect::<Vec<_>>())
 }
 
 fn strip_field(f: &Field) -> Field {

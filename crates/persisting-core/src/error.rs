@@ -24,6 +24,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (the binding exposes them as `errorCodes()`).
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::InvalidRecord,
+        ErrorCode::InvalidOption,
+        ErrorCode::SchemaMismatch,
+        ErrorCode::ReadOnly,
+        ErrorCode::NotFound,
+        ErrorCode::Closed,
+        ErrorCode::Io,
+        ErrorCode::Lance,
+        ErrorCode::WalCorrupt,
+        ErrorCode::WalLocked,
+        ErrorCode::WalIo,
+        ErrorCode::Locked,
+        ErrorCode::BucketFailed,
+        ErrorCode::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRecord => "INVALID_RECORD",
@@ -45,6 +63,13 @@ impl ErrorCode {
 
     pub fn is_wal(self) -> bool {
         matches!(self, ErrorCode::WalCorrupt | ErrorCode::WalLocked | ErrorCode::WalIo)
+    }
+}
+
+/// The code string, so an `ErrorCode` can be the status of a typed N-API error.
+impl AsRef<str> for ErrorCode {
+    fn as_ref(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -117,5 +142,23 @@ pub trait ResultExt<T> {
 impl<T, E: std::error::Error + Send + Sync + 'static> ResultExt<T> for std::result::Result<T, E> {
     fn code(self, code: ErrorCode, context: &str) -> Result<T> {
         self.map_err(|e| Error::with_source(code, context.to_string(), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    /// `ALL` lists every variant once, in order (the last variant closes the range).
+    #[test]
+    fn all_lists_every_code_once() {
+        for (i, c) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{}", c.as_str());
+        }
+        assert_eq!(ErrorCode::Internal as usize, ErrorCode::ALL.len() - 1);
+        let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 }

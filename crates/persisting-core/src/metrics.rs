@@ -22,19 +22,20 @@ fn families() -> &'static Families {
     F.get_or_init(|| {
         let registry = Registry::new();
         let labels = &["topic", "bucket"];
-        let records = IntCounterVec::new(
-            Opts::new("persisting_records_total", "Records acknowledged by the backend"),
-            labels,
-        )
-        .unwrap();
+        let records =
+            IntCounterVec::new(Opts::new("persisting_records_total", "Records acknowledged by the backend"), labels)
+                .unwrap();
         let buffer = IntGaugeVec::new(
             Opts::new("persisting_buffer_size", "Records buffered in memory, not yet flushed to Lance"),
             labels,
         )
         .unwrap();
         let flush = HistogramVec::new(
-            HistogramOpts::new("persisting_flush_duration_seconds", "Time to flush the buffer to Lance (append, fsync, WAL truncation)")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "persisting_flush_duration_seconds",
+                "Time to flush the buffer to Lance (append, fsync, WAL truncation)",
+            )
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             labels,
         )
         .unwrap();
@@ -48,11 +49,9 @@ fn families() -> &'static Families {
             labels,
         )
         .unwrap();
-        let flushed_records = GaugeVec::new(
-            Opts::new("persisting_persisted_records", "Records stored in the Lance dataset"),
-            labels,
-        )
-        .unwrap();
+        let flushed_records =
+            GaugeVec::new(Opts::new("persisting_persisted_records", "Records stored in the Lance dataset"), labels)
+                .unwrap();
         registry.register(Box::new(records.clone())).unwrap();
         registry.register(Box::new(buffer.clone())).unwrap();
         registry.register(Box::new(flush.clone())).unwrap();

@@ -34,7 +34,9 @@ fn seqs(s: &Arc<BucketStore>) -> Vec<i64> {
 /// fsync error once): the bucket stops, and the reopen has every row exactly once.
 #[test]
 fn an_error_anywhere_in_a_flush_fails_stop_and_reopen_has_no_duplicate() {
-    for point in ["before_lance_commit", "after_lance_commit", "after_lance_fsync", "after_buffer_drain", "after_wal_truncate"] {
+    for point in
+        ["before_lance_commit", "after_lance_commit", "after_lance_fsync", "after_buffer_drain", "after_wal_truncate"]
+    {
         let dir = tempfile::tempdir().unwrap();
         let s = runtime().block_on(BucketStore::open(durable(dir.path()))).unwrap();
         put_acked(&s, 0..5);

@@ -26,7 +26,9 @@ fn check(data: &[u8]) {
     if let Some(n) = elements {
         assert_eq!(split.rows, n, "split_rows row count differs from the JSON array length");
     }
-    let Ok(schema) = infer_rows(&rows) else { return };
+    let Ok(schema) = infer_rows(&rows) else {
+        return;
+    };
     let parsed = serde_json::Deserializer::from_slice(&rows).into_iter::<serde_json::Value>().count();
     assert_eq!(parsed, split.rows, "infer_rows accepted a different number of rows than split_rows found");
     let schema = Arc::new(schema);
@@ -64,8 +66,21 @@ impl Rng {
 const KEYS: &[&str] = &["a", "b", "c", "a.b", "", " ", "é", "k\\\"q", "\\u0061", "n"];
 const STRINGS: &[&str] = &["", "x", "é日", "line\\nbreak", "q\\\"uote", "\\u00e9", "\\ud800", "\\udc00x", "\\\\", "🙂"];
 const NUMBERS: &[&str] = &[
-    "0", "-0", "1", "-7", "1.5", "1e5", "1E-3", "-0.0", "123456789012345678", "1234567890123456789",
-    "99999999999999999999", "9223372036854775807", "-9223372036854775808", "1e308", "5e-324",
+    "0",
+    "-0",
+    "1",
+    "-7",
+    "1.5",
+    "1e5",
+    "1E-3",
+    "-0.0",
+    "123456789012345678",
+    "1234567890123456789",
+    "99999999999999999999",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1e308",
+    "5e-324",
 ];
 
 fn value(r: &mut Rng, depth: usize, top: bool) -> String {
@@ -170,5 +185,10 @@ fn json_row_path_survives_seeded_inputs() {
     // The generator must reach the decoder, not only the parsers' error paths.
     assert!(valid_docs > 500, "only {valid_docs} valid documents generated");
     assert!(decoded > 300, "only {decoded} inputs decoded");
-    assert!(failures.is_empty(), "{} failing inputs:\n{}", failures.len(), failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing inputs:\n{}",
+        failures.len(),
+        failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -236,7 +236,10 @@ fn a_field_null_in_the_first_flush_takes_a_later_type_also_after_reopen() {
         runtime().block_on(s.close()).unwrap();
         let s = open(o);
         let all = read(&s, 0, None);
-        assert_eq!(all, vec![json!({"id": "a", "maybe": null}), json!({"id": "b", "maybe": null}), json!({"id": "c", "maybe": 7})]);
+        assert_eq!(
+            all,
+            vec![json!({"id": "a", "maybe": null}), json!({"id": "b", "maybe": null}), json!({"id": "c", "maybe": 7})]
+        );
     }
 }
 
@@ -307,7 +310,7 @@ fn wal_replays_unflushed_records_exactly_once() {
         put(&s, rows(0..5)).unwrap();
         flush(&s);
         if let PutAck::Sync(lsn) = put(&s, rows(5..9)).unwrap() {
-            runtime().block_on(s.sync_wal(lsn)).unwrap();
+            s.sync_wal_blocking(lsn).unwrap();
         } else {
             panic!("walSyncInterval 0 must ask for a sync");
         }

@@ -5,4 +5,5 @@
 mod error;
 mod faults;
 mod metrics;
+mod options;
 mod store;

@@ -7,4 +7,3 @@ use napi_derive::napi;
 pub fn metrics_text() -> String {
     persisting_core::metrics::render()
 }
-

@@ -3,38 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::*;
+use napi::bindgen_prelude::{AsyncTask, Env, FromNapiValue, Task};
 use napi_derive::napi;
-use persisting_core::wal::RecoveryMode;
-use persisting_core::{runtime, BucketStore, Compression, PutAck, StoreOptions, WalOptions};
+use persisting_core::{runtime, BucketStore, PutAck};
 
-use persisting_core::Error as CoreError;
-
-use crate::error::{guard, join_error, IntoNapi};
-
-#[napi(object)]
-pub struct NativeStoreOptions {
-    pub storage_path: String,
-    pub bucket_id: Option<i64>,
-    pub topic: Option<String>,
-    pub backend: Option<String>,
-    pub batch_size: Option<f64>,
-    pub flush_threshold: Option<f64>,
-    pub compaction_threshold: Option<f64>,
-    pub evolve_schema: Option<bool>,
-    pub compression: Option<String>,
-    pub enable_wal: Option<bool>,
-    /// Seconds; 0 = fsync before every acknowledgement.
-    pub wal_sync_interval: Option<f64>,
-    /// Bytes.
-    pub max_wal_size: Option<f64>,
-    pub enable_metrics: Option<bool>,
-    /// Open as a reader: no lock, no writes, follows what writers flush.
-    pub read_only: Option<bool>,
-    /// What recovery does with a damaged WAL (default `pointInTime`).
-    #[napi(ts_type = "'pointInTime' | 'absolute'")]
-    pub wal_recovery_mode: Option<String>,
-}
+use crate::error::{guard, internal, invalid_record, join_error, referenced, Coded, IntoNapi, Result};
+use crate::options::{store_options, NativeStoreOptions};
 
 #[napi(object)]
 pub struct NativeStats {
@@ -87,7 +61,7 @@ pub struct JsText {
 }
 
 impl FromNapiValue for JsText {
-    unsafe fn from_napi_value(env: napi::sys::napi_env, value: napi::sys::napi_value) -> Result<Self> {
+    unsafe fn from_napi_value(env: napi::sys::napi_env, value: napi::sys::napi_value) -> napi::Result<Self> {
         Ok(JsText { env, value })
     }
 }
@@ -97,9 +71,10 @@ impl JsText {
     fn read_into(&self, buf: &mut Vec<u8>) -> Result<()> {
         use napi::sys;
         let mut units = 0usize;
-        let status = unsafe { sys::napi_get_value_string_utf16(self.env, self.value, std::ptr::null_mut(), 0, &mut units) };
+        let status =
+            unsafe { sys::napi_get_value_string_utf16(self.env, self.value, std::ptr::null_mut(), 0, &mut units) };
         if status != sys::Status::napi_ok {
-            return Err(Error::new(Status::StringExpected, "[INVALID_RECORD] records must be passed as one JSON string"));
+            return Err(invalid_record("records must be passed as one JSON string"));
         }
         let cap = units * 3 + 1;
         buf.clear();
@@ -109,7 +84,7 @@ impl JsText {
             sys::napi_get_value_string_utf8(self.env, self.value, buf.as_mut_ptr().cast(), cap, &mut written)
         };
         if status != sys::Status::napi_ok {
-            return Err(Error::new(Status::GenericFailure, "[INTERNAL] could not read the JSON string"));
+            return Err(internal("could not read the JSON string"));
         }
         unsafe { buf.set_len(written) };
         Ok(())
@@ -124,12 +99,13 @@ pub struct Settle {
 }
 
 impl Task for Settle {
-    type Output = f64;
+    /// The coded result travels as the task's output: napi's task error path is untyped.
+    type Output = Result<f64>;
     type JsValue = f64;
 
-    fn compute(&mut self) -> Result<f64> {
+    fn compute(&mut self) -> napi::Result<Result<f64>> {
         let (inner, ack) = (self.inner.clone(), self.ack);
-        guard(move || {
+        Ok(guard(move || {
             if ack > 0.0 {
                 let durable = inner.sync_wal_blocking(ack as u64)?;
                 // With the WAL syncing every put, back-pressure is applied here, after the fsync.
@@ -140,85 +116,25 @@ impl Task for Settle {
             } else {
                 runtime().block_on(inner.relieve()).map(|_| 0.0)
             }
-        })
+        }))
     }
 
-    fn resolve(&mut self, _env: Env, output: f64) -> Result<f64> {
-        Ok(output)
+    fn resolve(&mut self, env: Env, output: Result<f64>) -> napi::Result<f64> {
+        // On the JS thread: reject with the coded JS error.
+        output.map_err(|e| unsafe { referenced(env.raw(), e) })
     }
 }
 
-/// Builds core options, checking every number where it enters (a value out of range must be
-/// an INVALID_OPTION error, never a panic in a conversion).
-fn store_options(options: NativeStoreOptions) -> persisting_core::Result<StoreOptions> {
-    let mut o = StoreOptions::new(options.storage_path);
-    if let Some(v) = options.bucket_id {
-        o.bucket_id = v;
-    }
-    o.topic = options.topic;
-    if let Some(v) = options.backend {
-        o.backend = v;
-    }
-    if let Some(v) = options.batch_size {
-        o.batch_size = count("batchSize", v, 1)?;
-    }
-    if let Some(v) = options.flush_threshold {
-        o.flush_threshold = count("flushThreshold", v, 1)?;
-    }
-    if let Some(v) = options.compaction_threshold {
-        o.compaction_threshold = count("compactionThreshold", v, 0)?;
-    }
-    o.evolve_schema = options.evolve_schema.unwrap_or(false);
-    o.compression = Compression::parse(options.compression.as_deref())?;
-    o.metrics = options.enable_metrics.unwrap_or(false);
-    o.read_only = options.read_only.unwrap_or(false);
-    if options.enable_wal.unwrap_or(false) && !o.read_only {
-        let secs = options.wal_sync_interval.unwrap_or(1.0);
-        if !(0.0..=MAX_SYNC_INTERVAL).contains(&secs) {
-            return Err(CoreError::invalid_option(format!(
-                "walSyncInterval must be a number of seconds from 0 to {MAX_SYNC_INTERVAL}, got {secs}"
-            )));
-        }
-        let max = options.max_wal_size.unwrap_or(100.0 * 1024.0 * 1024.0);
-        if !(max >= 1.0 && max <= MAX_WAL_SIZE) {
-            return Err(CoreError::invalid_option(format!(
-                "maxWalSize must be a number of bytes from 1 to {MAX_WAL_SIZE}, got {max}"
-            )));
-        }
-        let mut w = WalOptions::new(Duration::from_secs_f64(secs), max as u64);
-        w.recovery_mode = match options.wal_recovery_mode.as_deref() {
-            None | Some("pointInTime") => RecoveryMode::PointInTime,
-            Some("absolute") => RecoveryMode::Absolute,
-            Some(other) => {
-                return Err(CoreError::invalid_option(format!(
-                    "walRecoveryMode must be 'pointInTime' or 'absolute', got '{other}'"
-                )))
-            }
-        };
-        o.wal = Some(w);
-    }
-    Ok(o)
-}
-
-/// A year: longer intervals mean "never" in practice and overflow time arithmetic far out.
-const MAX_SYNC_INTERVAL: f64 = 365.0 * 24.0 * 3600.0;
-/// 1 TiB.
-const MAX_WAL_SIZE: f64 = (1u64 << 40) as f64;
-
-fn count(name: &str, v: f64, min: u32) -> persisting_core::Result<usize> {
-    if v.fract() != 0.0 || !(min as f64..=u32::MAX as f64).contains(&v) {
-        return Err(CoreError::invalid_option(format!(
-            "{name} must be an integer from {min} to {}, got {v}",
-            u32::MAX
-        )));
-    }
-    Ok(v as usize)
-}
-
+/// Runs a core future on the core's runtime (see "Runtimes" in docs/design.md).
 async fn on_core<T: Send + 'static>(
     fut: impl std::future::Future<Output = persisting_core::Result<T>> + Send + 'static,
 ) -> Result<T> {
     runtime().spawn(fut).await.map_err(join_error)?.napi()
+}
+
+/// arrow-json only emits UTF-8.
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(internal)
 }
 
 #[napi]
@@ -226,7 +142,7 @@ impl NativeBucketStore {
     /// Opens the bucket synchronously (dataset open + WAL replay), so counts are right at once.
     #[napi(factory)]
     pub fn open(options: NativeStoreOptions) -> Result<Self> {
-        let o = store_options(options).napi()?;
+        let o = store_options(options)?;
         let inner = guard(move || runtime().block_on(BucketStore::open(o)))?;
         Ok(NativeBucketStore { inner, scratch: Default::default() })
     }
@@ -259,18 +175,17 @@ impl NativeBucketStore {
         AsyncTask::new(Settle { inner: self.inner.clone(), ack })
     }
 
-    #[napi]
-    pub async fn read_json(&self, offset: f64, limit: Option<f64>) -> Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn read_json(&self, offset: f64, limit: Option<f64>) -> napi::Result<Coded<String>> {
         let inner = self.inner.clone();
-        let bytes = on_core(async move { inner.read_json(offset as u64, limit.map(|l| l as u64)).await }).await?;
-        // arrow-json only emits UTF-8.
-        String::from_utf8(bytes).map_err(|e| Error::from_reason(format!("[INTERNAL] {e}")))
+        let r = on_core(async move { inner.read_json(offset as u64, limit.map(|l| l as u64)).await }).await;
+        Ok(Coded(r.and_then(utf8)))
     }
 
-    #[napi]
-    pub async fn flush(&self) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn flush(&self) -> napi::Result<Coded<()>> {
         let inner = self.inner.clone();
-        on_core(async move { inner.flush().await }).await
+        Ok(Coded(on_core(async move { inner.flush().await }).await))
     }
 
     #[napi]
@@ -279,12 +194,13 @@ impl NativeBucketStore {
     }
 
     /// Resolves with the new total once it exceeds `seen`, on close, or after `timeout` seconds.
-    #[napi]
-    pub async fn wait_for_more(&self, seen: f64, timeout: Option<f64>) -> Result<f64> {
+    #[napi(ts_return_type = "Promise<number>")]
+    pub async fn wait_for_more(&self, seen: f64, timeout: Option<f64>) -> napi::Result<Coded<f64>> {
         let inner = self.inner.clone();
         // Out of range (negative, NaN, beyond Duration) means no timeout.
         let t = timeout.and_then(|t| Duration::try_from_secs_f64(t).ok());
-        on_core(async move { Ok(inner.wait_for_more(seen as u64, t).await) }).await.map(|n| n as f64)
+        let r = on_core(async move { Ok(inner.wait_for_more(seen as u64, t).await) }).await;
+        Ok(Coded(r.map(|n| n as f64)))
     }
 
     #[napi]
@@ -312,44 +228,49 @@ impl NativeBucketStore {
         })
     }
 
-    #[napi]
-    pub async fn versions(&self) -> Result<Vec<NativeVersion>> {
+    #[napi(ts_return_type = "Promise<Array<NativeVersion>>")]
+    pub async fn versions(&self) -> napi::Result<Coded<Vec<NativeVersion>>> {
         let inner = self.inner.clone();
-        let v = on_core(async move { inner.versions().await }).await?;
-        Ok(v.into_iter().map(|(v, t)| NativeVersion { version: v as f64, timestamp_ms: t as f64 }).collect())
+        let r = on_core(async move { inner.versions().await }).await;
+        Ok(Coded(r.map(|v| {
+            v.into_iter().map(|(v, t)| NativeVersion { version: v as f64, timestamp_ms: t as f64 }).collect()
+        })))
     }
 
-    #[napi]
-    pub async fn checkout(&self, version: f64) -> Result<NativeBucketStore> {
+    #[napi(ts_return_type = "Promise<NativeBucketStore>")]
+    pub async fn checkout(&self, version: f64) -> napi::Result<Coded<NativeBucketStore>> {
         let inner = self.inner.clone();
-        let view = on_core(async move { inner.checkout(version as u64).await }).await?;
-        Ok(NativeBucketStore { inner: view, scratch: Default::default() })
+        let r = on_core(async move { inner.checkout(version as u64).await }).await;
+        Ok(Coded(r.map(|view| NativeBucketStore { inner: view, scratch: Default::default() })))
     }
 
-    #[napi]
-    pub async fn compact(&self) -> Result<NativeCompaction> {
+    #[napi(ts_return_type = "Promise<NativeCompaction>")]
+    pub async fn compact(&self) -> napi::Result<Coded<NativeCompaction>> {
         let inner = self.inner.clone();
-        let (removed, added) = on_core(async move { inner.compact().await }).await?;
-        Ok(NativeCompaction { fragments_removed: removed as u32, fragments_added: added as u32 })
+        let r = on_core(async move { inner.compact().await }).await;
+        Ok(Coded(r.map(|(removed, added)| NativeCompaction {
+            fragments_removed: removed as u32,
+            fragments_added: added as u32,
+        })))
     }
 
-    #[napi]
-    pub async fn search(&self, column: String, vector: Vec<f64>, k: u32) -> Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub async fn search(&self, column: String, vector: Vec<f64>, k: u32) -> napi::Result<Coded<String>> {
         let inner = self.inner.clone();
         let v: Vec<f32> = vector.into_iter().map(|x| x as f32).collect();
-        let bytes = on_core(async move { inner.search_json(&column, &v, k as usize).await }).await?;
-        String::from_utf8(bytes).map_err(|e| Error::from_reason(format!("[INTERNAL] {e}")))
+        let r = on_core(async move { inner.search_json(&column, &v, k as usize).await }).await;
+        Ok(Coded(r.and_then(utf8)))
     }
 
-    #[napi]
-    pub async fn create_index(&self, column: String) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn create_index(&self, column: String) -> napi::Result<Coded<()>> {
         let inner = self.inner.clone();
-        on_core(async move { inner.create_index(&column).await }).await
+        Ok(Coded(on_core(async move { inner.create_index(&column).await }).await))
     }
 
-    #[napi]
-    pub async fn close(&self) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn close(&self) -> napi::Result<Coded<()>> {
         let inner = self.inner.clone();
-        on_core(async move { inner.close().await }).await
+        Ok(Coded(on_core(async move { inner.close().await }).await))
     }
 }

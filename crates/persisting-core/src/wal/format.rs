@@ -22,7 +22,6 @@ pub(super) fn parse_segment_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-
 /// Builds one complete frame. Only the frame buffer is allocated (plus the codec's output
 /// when compressing).
 pub(super) fn encode_frame(compression: Compression, first_seq: u64, count: u32, data: &[u8]) -> Result<Vec<u8>> {

@@ -27,47 +27,19 @@ pub(super) struct SyncState {
 }
 
 impl Wal {
-    /// Group commit: resolves once everything up to `lsn` is `fdatasync`ed. The first caller
-    /// with nothing in flight starts an fsync on the blocking pool; callers arriving while one
-    /// runs are covered by the next round, which the finishing round starts immediately.
-    pub async fn sync(&self, lsn: u64) -> Result<()> {
-        let inner = &self.inner;
-        let lsn = lsn.min(lock(&inner.writer).lsn);
-        loop {
-            // Created before checking the state, so a completion after the check still wakes us.
-            let notified = inner.sync_notify.notified();
-            {
-                let mut st = lock(&inner.sync);
-                if st.synced >= lsn {
-                    return Ok(());
-                }
-                if st.failure.is_some() {
-                    drop(st);
-                    return Err(inner.failure_error());
-                }
-                st.requested = st.requested.max(lsn);
-                if !st.in_flight {
-                    st.in_flight = true;
-                    drop(st);
-                    spawn_leader(inner.clone());
-                }
-            }
-            notified.await;
-        }
-    }
-
-    /// Blocks until everything up to `lsn` is `fdatasync`ed (same group commit as `sync`).
-    /// For callers already on a thread that may block: no runtime hop before the fsync.
+    /// Group commit: blocks until everything up to `lsn` is `fdatasync`ed. The first caller
+    /// with nothing in flight runs the fsync rounds on its own thread (no runtime hop before the
+    /// fsync); callers arriving while one runs are covered by the next round, which the
+    /// finishing round starts immediately.
     pub fn sync_blocking_to(&self, lsn: u64) -> Result<()> {
         let lsn = lsn.min(lock(&self.inner.writer).lsn);
         self.inner.sync_blocking_to(lsn)
     }
 
-    /// Blocks until everything appended so far is `fdatasync`ed (same group commit as `sync`).
+    /// Blocks until everything appended so far is `fdatasync`ed (same group commit as `sync_blocking_to`).
     pub fn sync_blocking(&self) -> Result<()> {
         self.sync_blocking_to(u64::MAX)
     }
-
 }
 
 impl Inner {
@@ -95,7 +67,6 @@ impl Inner {
 
     pub(super) fn wake_all(&self) {
         self.sync_cv.notify_all();
-        self.sync_notify.notify_waiters();
     }
 
     /// Runs fsync rounds until no waiter asks for more. The caller must have set `in_flight`.
@@ -177,39 +148,6 @@ impl Inner {
             st.requested = st.requested.max(target);
         }
         self.run_sync_rounds();
-    }
-}
-
-/// Owns a leader's right to run fsync rounds. If the job is dropped without running
-/// (runtime shutting down, thread spawn failure) the rounds run wherever it is dropped,
-/// so `in_flight` can never stay set with nobody working on it.
-struct Leader(Option<Arc<Inner>>);
-
-impl Leader {
-    fn run(mut self) {
-        if let Some(inner) = self.0.take() {
-            inner.run_sync_rounds();
-        }
-    }
-}
-
-impl Drop for Leader {
-    fn drop(&mut self) {
-        if let Some(inner) = self.0.take() {
-            inner.run_sync_rounds();
-        }
-    }
-}
-
-fn spawn_leader(inner: Arc<Inner>) {
-    let leader = Leader(Some(inner));
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            drop(handle.spawn_blocking(move || leader.run()));
-        }
-        Err(_) => {
-            let _ = thread::Builder::new().name("persisting-wal-fsync".into()).spawn(move || leader.run());
-        }
     }
 }
 

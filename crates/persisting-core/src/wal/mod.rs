@@ -10,7 +10,7 @@
 //!
 //! Appends `pwrite` whole frames at a length tracked in memory, so the data is in the OS page
 //! cache (and survives a process crash) before `append` returns. Durability against power loss
-//! comes from [`Wal::sync`] (group commit: one `fdatasync` covers every writer waiting on it)
+//! comes from [`Wal::sync_blocking_to`] (group commit: one `fdatasync` covers every writer waiting on it)
 //! or, with a non-zero `sync_interval`, from a background thread. See `docs/wal.md`.
 //!
 //! Recovery reads the segments up to the first damage (a torn, corrupt or undecodable frame,
@@ -21,28 +21,25 @@
 //!
 //! File I/O goes through [`WalFs`] so tests can simulate power loss (`fault_fs`).
 
-
+#[cfg(any(test, fuzzing, feature = "fault-fs"))]
+pub mod fault_fs;
 mod format;
 mod fs;
+#[cfg(any(test, fuzzing, feature = "fault-fs"))]
+pub mod fuzz;
 mod group_commit;
 mod open;
 mod recovery;
 mod scan;
-mod writer;
-#[cfg(any(test, fuzzing, feature = "fault-fs"))]
-pub mod fault_fs;
-#[cfg(any(test, fuzzing, feature = "fault-fs"))]
-pub mod fuzz;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
-
-use tokio::sync::Notify;
 
 use crate::codec::Compression;
 use crate::error::Result;
@@ -166,8 +163,6 @@ struct Inner {
     sync: Mutex<SyncState>,
     /// Wakes `sync_blocking` waiters.
     sync_cv: Condvar,
-    /// Wakes async `sync` waiters.
-    sync_notify: Notify,
     /// Set once an fsync failed; every later append and sync fails (fsync errors are not retryable).
     failed: AtomicBool,
     fsyncs: AtomicU64,
@@ -185,7 +180,6 @@ impl Wal {
     pub fn synced_lsn(&self) -> u64 {
         lock(&self.inner.sync).synced
     }
-
 
     /// Id of the segment appends currently go to.
     pub fn current_segment_id(&self) -> u64 {

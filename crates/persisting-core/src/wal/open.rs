@@ -5,13 +5,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
-use tokio::sync::Notify;
-
 use super::fs::WalFs;
 use super::group_commit::{spawn_background, SyncState};
 use super::recovery::recover;
 use super::writer::{create_segment, fsync_dir, Writer};
-use super::{Inner, Wal, WalConfig, Recovery};
+use super::{Inner, Recovery, Wal, WalConfig};
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 
 const LOCK_FILE: &str = "LOCK";
@@ -78,17 +76,13 @@ impl Wal {
             rotate_lock: Mutex::new(()),
             sync: Mutex::new(SyncState { synced: 0, requested: 0, in_flight: false, failure: None }),
             sync_cv: Condvar::new(),
-            sync_notify: Notify::new(),
             failed: AtomicBool::new(false),
             fsyncs: AtomicU64::new(0),
             #[cfg(test)]
             inject_short_write: AtomicBool::new(false),
         });
-        let background = if cfg.sync_interval.is_zero() {
-            None
-        } else {
-            Some(spawn_background(&inner, cfg.sync_interval)?)
-        };
+        let background =
+            if cfg.sync_interval.is_zero() { None } else { Some(spawn_background(&inner, cfg.sync_interval)?) };
         let wal = Wal { inner, background: Mutex::new(background), lock_guard: Mutex::new(Some(lock_guard)) };
         Ok((wal, recovery))
     }

@@ -40,9 +40,9 @@ impl SeqCheck {
                 "sequence gap: records {}..{first_seq} are neither in the table (it ends at {}) nor in the WAL",
                 self.min_seq, self.min_seq
             )),
-            Some(next) if first_seq != next => Err(format!(
-                "sequence gap: entry starts at {first_seq}, the previous one ended at {next}"
-            )),
+            Some(next) if first_seq != next => {
+                Err(format!("sequence gap: entry starts at {first_seq}, the previous one ended at {next}"))
+            }
             _ => {
                 self.next = Some(end);
                 Ok(true)

@@ -48,7 +48,7 @@ pub(super) fn create_segment(fs: &dyn WalFs, dir: &Path, id: u64) -> Result<Arc<
 
 impl Wal {
     /// Writes one frame into the current segment and returns its LSN (end position in a
-    /// global byte counter) for [`Wal::sync`]. The data is in the OS page cache on return.
+    /// global byte counter) for [`Wal::sync_blocking_to`]. The data is in the OS page cache on return.
     /// A failed or short write is cut back so no later frame follows garbage.
     pub fn append(&self, first_seq: u64, count: u32, payload: &[u8]) -> Result<u64> {
         let inner = &*self.inner;

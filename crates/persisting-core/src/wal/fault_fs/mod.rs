@@ -221,7 +221,9 @@ impl State {
         let paths: Vec<PathBuf> = self.dirs.keys().cloned().collect();
         let mut gone: HashSet<PathBuf> = HashSet::new();
         for p in paths {
-            let Ok((parent, name)) = split(&p) else { continue };
+            let Ok((parent, name)) = split(&p) else {
+                continue;
+            };
             let lost = gone.contains(&parent)
                 || self.dirs.get(&parent).is_some_and(|d| d.entries.get(&name) != Some(&Entry::Dir));
             if lost {
@@ -274,7 +276,9 @@ impl FaultFs {
         let inodes = st
             .inodes
             .iter()
-            .map(|(i, n)| (*i, Inode { data: n.data.clone(), durable: n.durable.clone(), unsynced: n.unsynced.clone() }))
+            .map(|(i, n)| {
+                (*i, Inode { data: n.data.clone(), durable: n.durable.clone(), unsynced: n.unsynced.clone() })
+            })
             .collect();
         let dirs = st
             .dirs
@@ -348,9 +352,13 @@ impl FaultFs {
     /// exactly as they are now.
     pub fn is_durable(&self, path: &Path) -> bool {
         let st = self.st();
-        let Ok(ino) = st.lookup(path) else { return false };
+        let Ok(ino) = st.lookup(path) else {
+            return false;
+        };
         let (parent, name) = split(path).unwrap();
         let node = &st.inodes[&ino];
-        node.unsynced.is_empty() && node.data == node.durable && st.dirs[&parent].durable.get(&name) == Some(&Entry::File(ino))
+        node.unsynced.is_empty()
+            && node.data == node.durable
+            && st.dirs[&parent].durable.get(&name) == Some(&Entry::File(ino))
     }
 }

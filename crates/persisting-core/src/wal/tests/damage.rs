@@ -12,7 +12,6 @@ fn segment_names_round_trip() {
     assert_eq!(parse_segment_name("LOCK"), None);
 }
 
-
 /// Writes `n` entries into one segment and returns (segment bytes, start offset of each frame).
 fn one_segment(compression: Compression, n: u64) -> (Vec<u8>, Vec<usize>) {
     let tmp = ram_tempdir();
@@ -51,7 +50,14 @@ enum Absolute {
 /// Recovers `bytes` as segment 1 of a fresh dir, in both modes. `PointInTime` keeps the good
 /// prefix, reports the cut at `last_start`, saves non-torn dropped bytes in quarantine, and an
 /// append after the cut is read back right after the prefix.
-fn check_damaged(bytes: &[u8], compression: Compression, last_start: usize, good: &[WalEntry], case: &str, absolute: Absolute) {
+fn check_damaged(
+    bytes: &[u8],
+    compression: Compression,
+    last_start: usize,
+    good: &[WalEntry],
+    case: &str,
+    absolute: Absolute,
+) {
     let tmp = ram_tempdir();
     let seg = tmp.path().join(segment_file_name(1));
     fs::write(&seg, bytes).unwrap();
@@ -110,7 +116,14 @@ fn torn_last_frame_at_every_offset() {
         let last = *starts.last().unwrap();
         let good = entries_of(4);
         for cut in last + 1..bytes.len() {
-            check_damaged(&bytes[..cut], compression, last, &good, &format!("{compression:?} cut at {cut}"), Absolute::Opens);
+            check_damaged(
+                &bytes[..cut],
+                compression,
+                last,
+                &good,
+                &format!("{compression:?} cut at {cut}"),
+                Absolute::Opens,
+            );
         }
         // A cut exactly at a frame boundary is a clean end, not corruption.
         let tmp = ram_tempdir();
@@ -160,10 +173,13 @@ fn undecodable_payload_with_valid_crc_is_cut() {
         ("unknown codec", forge(&|p| p[1] = 9)),
         ("garbage zstd", forge(&|p| p[1] = Compression::Zstd.tag())),
         ("garbage snappy", forge(&|p| p[1] = Compression::Snappy.tag())),
-        ("lz4 absurd size", forge(&|p| {
-            p[1] = Compression::Lz4.tag();
-            p[14..18].copy_from_slice(&u32::MAX.to_le_bytes());
-        })),
+        (
+            "lz4 absurd size",
+            forge(&|p| {
+                p[1] = Compression::Lz4.tag();
+                p[14..18].copy_from_slice(&u32::MAX.to_le_bytes());
+            }),
+        ),
         ("short payload", forge(&|p| p.truncate(10))),
     ];
     for (name, damaged) in cases {

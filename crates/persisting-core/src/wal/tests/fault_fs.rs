@@ -91,5 +91,8 @@ fn partial_loss_modes_keep_prefixes_or_subsets_of_unsynced_writes() {
     // Every prefix length, torn writes included.
     assert_eq!(seen_prefix.len(), 7, "{seen_prefix:?}");
     // Holes (zeros) before surviving writes.
-    assert!(seen_subset.contains(b"\0\0bbcc".as_slice()) && seen_subset.contains(b"aa\0\0cc".as_slice()), "{seen_subset:?}");
+    assert!(
+        seen_subset.contains(b"\0\0bbcc".as_slice()) && seen_subset.contains(b"aa\0\0cc".as_slice()),
+        "{seen_subset:?}"
+    );
 }

@@ -10,10 +10,7 @@ use crate::wal::fuzz::{check_recovery, FuzzInput};
 fn real_segments(rng: &mut Rng, first: u64) -> Vec<Vec<u8>> {
     let fs = FaultFs::new(rng.next());
     let codecs = [Compression::None, Compression::Zstd, Compression::Lz4, Compression::Snappy];
-    let c = WalConfig {
-        compression: codecs[rng.below(4) as usize],
-        ..super::power_loss::fault_cfg(&fs)
-    };
+    let c = WalConfig { compression: codecs[rng.below(4) as usize], ..super::power_loss::fault_cfg(&fs) };
     let dir = c.dir.clone();
     let (wal, _) = Wal::open(c, 0).unwrap();
     let mut seq = first;
@@ -27,7 +24,8 @@ fn real_segments(rng: &mut Rng, first: u64) -> Vec<Vec<u8>> {
         seq += count as u64;
     }
     wal.close().unwrap();
-    let mut ids: Vec<u64> = fs.list_dir(&dir).iter().filter_map(|n| super::super::format::parse_segment_name(n)).collect();
+    let mut ids: Vec<u64> =
+        fs.list_dir(&dir).iter().filter_map(|n| super::super::format::parse_segment_name(n)).collect();
     ids.sort_unstable();
     ids.iter().filter_map(|id| fs.read_file(&dir.join(segment_file_name(*id)))).filter(|b| !b.is_empty()).collect()
 }
@@ -96,7 +94,8 @@ fn mutate(rng: &mut Rng, segs: &mut Vec<Vec<u8>>) {
 
 #[test]
 fn decode_input_round_trips() {
-    let input = FuzzInput { mode: RecoveryMode::Absolute, min_seq: 7, segments: vec![vec![1, 2, 3], vec![], vec![9; 300]] };
+    let input =
+        FuzzInput { mode: RecoveryMode::Absolute, min_seq: 7, segments: vec![vec![1, 2, 3], vec![], vec![9; 300]] };
     assert_eq!(FuzzInput::decode(&input.encode()), input);
     // Any bytes decode.
     let mut rng = Rng(5);

@@ -4,8 +4,8 @@ use super::*;
 use std::sync::Arc;
 use std::thread;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn group_commit_shares_fsyncs() {
+#[test]
+fn group_commit_shares_fsyncs() {
     let tmp = tempfile::tempdir().unwrap();
     let (wal, _) = Wal::open(cfg(tmp.path()), 0).unwrap();
     let wal = Arc::new(wal);
@@ -17,7 +17,7 @@ async fn group_commit_shares_fsyncs() {
     for _ in 0..TASKS {
         let wal = wal.clone();
         let next_seq = next_seq.clone();
-        handles.push(tokio::spawn(async move {
+        handles.push(thread::spawn(move || {
             for _ in 0..PER_TASK {
                 let lsn = {
                     let mut next = next_seq.lock().unwrap();
@@ -25,14 +25,14 @@ async fn group_commit_shares_fsyncs() {
                     *next += 1;
                     wal.append(seq, 1, &payload_for(seq)).unwrap()
                 };
-                wal.sync(lsn).await.unwrap();
+                wal.sync_blocking_to(lsn).unwrap();
                 // Acknowledged: must already be covered by a completed fsync.
                 assert!(lock(&wal.inner.sync).synced >= lsn);
             }
         }));
     }
     for h in handles {
-        h.await.unwrap();
+        h.join().unwrap();
     }
     let appends = TASKS * PER_TASK;
     let fsyncs = wal.fsync_count();
@@ -46,20 +46,20 @@ async fn group_commit_shares_fsyncs() {
     assert_eq!(rec.entries, (0..appends).map(entry).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn sync_is_immediate_when_already_durable_and_counts_fsyncs() {
+#[test]
+fn sync_is_immediate_when_already_durable_and_counts_fsyncs() {
     let tmp = tempfile::tempdir().unwrap();
     let (wal, _) = Wal::open(cfg(tmp.path()), 0).unwrap();
-    wal.sync(0).await.unwrap();
+    wal.sync_blocking_to(0).unwrap();
     assert_eq!(wal.fsync_count(), 0);
     let lsn = wal.append(0, 1, b"a").unwrap();
-    wal.sync(lsn).await.unwrap();
+    wal.sync_blocking_to(lsn).unwrap();
     assert_eq!(wal.fsync_count(), 1);
-    wal.sync(lsn).await.unwrap();
+    wal.sync_blocking_to(lsn).unwrap();
     wal.sync_blocking().unwrap();
     assert_eq!(wal.fsync_count(), 1, "nothing new to sync");
     // An LSN beyond what was written is clamped rather than waited on forever.
-    wal.sync(lsn + 1_000_000).await.unwrap();
+    wal.sync_blocking_to(lsn + 1_000_000).unwrap();
     wal.append(1, 1, b"b").unwrap();
     wal.sync_blocking().unwrap();
     assert_eq!(wal.fsync_count(), 2);

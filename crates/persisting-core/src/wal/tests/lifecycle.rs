@@ -51,7 +51,14 @@ fn min_seq_skips_entries_already_in_lance() {
         wal.append(b * 5, 5, format!("batch{b}").as_bytes()).unwrap();
     }
     drop(wal);
-    for (min_seq, expect_first) in [(0u64, vec![0u64, 5, 10, 15]), (5, vec![5, 10, 15]), (7, vec![5, 10, 15]), (10, vec![10, 15]), (20, vec![]), (99, vec![])] {
+    for (min_seq, expect_first) in [
+        (0u64, vec![0u64, 5, 10, 15]),
+        (5, vec![5, 10, 15]),
+        (7, vec![5, 10, 15]),
+        (10, vec![10, 15]),
+        (20, vec![]),
+        (99, vec![]),
+    ] {
         let (wal, rec) = Wal::open(cfg(tmp.path()), min_seq).unwrap();
         let firsts: Vec<u64> = rec.entries.iter().map(|e| e.first_seq).collect();
         assert_eq!(firsts, expect_first, "min_seq {min_seq}");
@@ -102,7 +109,8 @@ fn lock_excludes_another_process() {
 #[test]
 fn each_compression_round_trips_and_mixes() {
     let all = [Compression::None, Compression::Zstd, Compression::Lz4, Compression::Snappy];
-    let big = |seq: u64| format!("{{\"seq\":{seq},\"text\":\"{}\"}}\n", "compressible ".repeat(40)).repeat(10).into_bytes();
+    let big =
+        |seq: u64| format!("{{\"seq\":{seq},\"text\":\"{}\"}}\n", "compressible ".repeat(40)).repeat(10).into_bytes();
     let mut sizes = Vec::new();
     for c in all {
         let tmp = tempfile::tempdir().unwrap();

@@ -43,10 +43,7 @@ pub(super) fn entry(seq: u64) -> WalEntry {
 }
 
 pub(super) fn segment_ids(dir: &Path) -> BTreeSet<u64> {
-    fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().to_str().and_then(parse_segment_name))
-        .collect()
+    fs::read_dir(dir).unwrap().filter_map(|e| e.unwrap().file_name().to_str().and_then(parse_segment_name)).collect()
 }
 
 pub(super) fn dir_segment_bytes(dir: &Path) -> u64 {

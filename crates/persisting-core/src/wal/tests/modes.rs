@@ -31,12 +31,14 @@ fn absolute(dir: &Path) -> WalConfig {
 
 /// Absolute mode refuses, names the segment and offset, and leaves every file as it was.
 fn assert_refused(dir: &Path, segment: &Path, offset: u64) {
-    let before: Vec<(u64, Vec<u8>)> = segment_ids(dir).into_iter().map(|id| (id, fs::read(seg(dir, id)).unwrap())).collect();
+    let before: Vec<(u64, Vec<u8>)> =
+        segment_ids(dir).into_iter().map(|id| (id, fs::read(seg(dir, id)).unwrap())).collect();
     let err = Wal::open(absolute(dir), 0).err().expect("absolute mode must refuse");
     assert_eq!(err.code, ErrorCode::WalCorrupt);
     assert!(err.message.contains(&segment.display().to_string()), "{}", err.message);
     assert!(err.message.contains(&format!("byte {offset}")), "{}", err.message);
-    let after: Vec<(u64, Vec<u8>)> = segment_ids(dir).into_iter().map(|id| (id, fs::read(seg(dir, id)).unwrap())).collect();
+    let after: Vec<(u64, Vec<u8>)> =
+        segment_ids(dir).into_iter().map(|id| (id, fs::read(seg(dir, id)).unwrap())).collect();
     assert_eq!(before, after, "absolute mode changed the WAL");
     assert!(!dir.join(QUARANTINE_DIR).exists());
 }
@@ -172,7 +174,10 @@ fn torn_tail_at_every_byte_in_both_modes() {
             assert_eq!(rec.truncations.len(), usize::from(!clean), "cut {cut} {mode:?}");
             assert!(rec.quarantined.is_empty(), "cut {cut} {mode:?}");
             assert!(mem.read_file(&seg(&c.dir, 4)).is_none());
-            assert_eq!(mem.read_file(&seg(&c.dir, 3)).unwrap().len(), if clean { cut } else { starts[good_frames as usize] as usize });
+            assert_eq!(
+                mem.read_file(&seg(&c.dir, 3)).unwrap().len(),
+                if clean { cut } else { starts[good_frames as usize] as usize }
+            );
             drop(wal);
         }
     }
@@ -214,7 +219,11 @@ fn gap_below_min_seq_and_between_frames() {
     let original = fs::read(seg(dir, 1)).unwrap();
     let err = Wal::open(absolute(dir), 5).err().expect("gap below min_seq must be refused");
     assert_eq!(err.code, ErrorCode::WalCorrupt);
-    assert!(err.message.contains(&seg(dir, 1).display().to_string()) && err.message.contains("byte 0"), "{}", err.message);
+    assert!(
+        err.message.contains(&seg(dir, 1).display().to_string()) && err.message.contains("byte 0"),
+        "{}",
+        err.message
+    );
     let (wal, rec) = Wal::open(cfg(dir), 5).unwrap();
     assert!(rec.entries.is_empty());
     assert!(rec.truncations.is_empty());

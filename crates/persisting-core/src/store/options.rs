@@ -1,0 +1,79 @@
+//! What a bucket is opened with, and the checks on it. Defaults live in `crate::defaults`.
+
+use std::time::Duration;
+
+use crate::codec::Compression;
+use crate::defaults;
+use crate::error::{Error, Result};
+use crate::wal::RecoveryMode;
+
+#[derive(Debug, Clone)]
+pub struct WalOptions {
+    /// Zero: fsync before every acknowledgement (group commit).
+    pub sync_interval: Duration,
+    pub max_size: u64,
+    /// What recovery does with damage (see `docs/durability.md`).
+    pub recovery_mode: RecoveryMode,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions::new(defaults::WAL_SYNC_INTERVAL, defaults::MAX_WAL_SIZE)
+    }
+}
+
+impl WalOptions {
+    pub fn new(sync_interval: Duration, max_size: u64) -> Self {
+        WalOptions { sync_interval, max_size, recovery_mode: defaults::WAL_RECOVERY_MODE }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub storage_path: String,
+    pub bucket_id: i64,
+    pub topic: Option<String>,
+    pub backend: String,
+    pub flush_threshold: usize,
+    /// Fragments past which a flush also compacts; 0 disables.
+    pub compaction_threshold: usize,
+    pub evolve_schema: bool,
+    pub compression: Compression,
+    pub wal: Option<WalOptions>,
+    pub metrics: bool,
+    /// A reader: takes no lock, never writes, follows what writers flush.
+    pub read_only: bool,
+}
+
+impl StoreOptions {
+    pub fn new(storage_path: impl Into<String>) -> Self {
+        StoreOptions {
+            storage_path: storage_path.into(),
+            bucket_id: 0,
+            topic: None,
+            backend: defaults::BACKEND.into(),
+            flush_threshold: defaults::FLUSH_THRESHOLD,
+            compaction_threshold: defaults::COMPACTION_THRESHOLD,
+            evolve_schema: false,
+            compression: Compression::None,
+            wal: None,
+            metrics: false,
+            read_only: false,
+        }
+    }
+}
+
+pub(super) fn validate(opts: &StoreOptions) -> Result<()> {
+    if opts.storage_path.is_empty() {
+        return Err(Error::invalid_option("storagePath must not be empty"));
+    }
+    if opts.flush_threshold == 0 {
+        return Err(Error::invalid_option("flushThreshold must be a positive integer"));
+    }
+    if let Some(w) = &opts.wal {
+        if w.max_size == 0 {
+            return Err(Error::invalid_option("maxWalSize must be a positive number of bytes"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Reading: ranges from Lance and the buffer, blocking waits for new records, readers
+//! following new versions, version listing and vector search.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+
+use super::state::{Chunk, RawRows};
+use super::BucketStore;
+use crate::conform::{conform_batch, fill_missing};
+use crate::error::{Error, ErrorCode, Result};
+use crate::json;
+use crate::lance_io;
+
+impl BucketStore {
+    /// Records `[offset, offset+limit)` as one JSON array, from Lance and then the buffer.
+    pub async fn read_json(&self, offset: u64, limit: Option<u64>) -> Result<Vec<u8>> {
+        if self.follows {
+            self.refresh().await?;
+        }
+        let (ds, persisted, buffer, schema) = {
+            let st = self.st();
+            Self::check_failed(&st)?;
+            (st.dataset.clone(), st.persisted, st.buffer.clone(), st.schema.clone())
+        };
+        let buffered: u64 = buffer.iter().map(|b| b.num_rows() as u64).sum();
+        // Never past what readers may see (rows not yet durable stay hidden).
+        let total = (persisted + buffered).min(self.total_count());
+        let end = match limit {
+            Some(l) => offset.saturating_add(l).min(total),
+            None => total,
+        };
+        let mut parts: Vec<RecordBatch> = Vec::new();
+        if offset < end {
+            if offset < persisted {
+                let ds = ds.ok_or_else(|| Error::internal("persisted rows without a dataset"))?;
+                let stop = end.min(persisted);
+                // Bounded takes keep memory flat for large ranges.
+                let mut s = offset;
+                while s < stop {
+                    let e = (s + 65_536).min(stop);
+                    parts.push(fill_missing(lance_io::take_range(&ds, s, e).await?, schema.as_deref())?);
+                    s = e;
+                }
+            }
+            if end > persisted {
+                let mut pos = persisted;
+                let from = offset.max(persisted);
+                for b in &buffer {
+                    let len = b.num_rows() as u64;
+                    let (bs, be) = (pos, pos + len);
+                    pos = be;
+                    if be <= from {
+                        continue;
+                    }
+                    if bs >= end {
+                        break;
+                    }
+                    let s = from.max(bs) - bs;
+                    let e = end.min(be) - bs;
+                    let schema = schema.as_ref().ok_or_else(|| Error::internal("buffered rows without a schema"))?;
+                    let decoded = b.decode(schema)?;
+                    if let Chunk::Raw(raw) = b {
+                        self.keep_decoded(raw, &decoded);
+                    }
+                    parts.push(decoded.slice(s as usize, (e - s) as usize));
+                }
+            }
+        }
+        json::encode_batches(&parts)
+    }
+
+    /// Replaces raw rows a read had to decode by their batch, so later reads do not decode again.
+    /// Holding `raw` kept puts from appending to it, so the batch has exactly its rows.
+    pub(super) fn keep_decoded(&self, raw: &Arc<RawRows>, batch: &RecordBatch) {
+        let mut st = self.st();
+        let Some(schema) = st.schema.clone() else {
+            return;
+        };
+        let Some(slot) = st.buffer.iter_mut().find(|c| matches!(c, Chunk::Raw(r) if Arc::ptr_eq(r, raw))) else {
+            return; // flushed meanwhile
+        };
+        let b =
+            if batch.schema().as_ref() == schema.as_ref() { Ok(batch.clone()) } else { conform_batch(batch, &schema) };
+        if let Ok(b) = b {
+            *slot = Chunk::Batch(b);
+        }
+    }
+
+    /// Resolves when the total count exceeds `seen`, the store closes, or `timeout` passes.
+    /// Returns the total count at that moment.
+    pub async fn wait_for_more(&self, seen: u64, timeout: Option<Duration>) -> u64 {
+        if self.follows {
+            return self.poll_for_more(seen, timeout).await;
+        }
+        let mut rx = self.total.subscribe();
+        let wait = rx.wait_for(|t| *t > seen || t == &u64::MAX);
+        match timeout {
+            Some(t) => {
+                let _ = tokio::time::timeout(t, wait).await;
+            }
+            None => {
+                let _ = wait.await;
+            }
+        }
+        self.total_count()
+    }
+
+    /// A reader's blocking wait: new versions appear on disk, so poll with back-off (a few ms
+    /// at first, at most 250 ms between looks).
+    pub(super) async fn poll_for_more(&self, seen: u64, timeout: Option<Duration>) -> u64 {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if self.refresh().await.is_err() || self.is_closed() {
+                return self.total_count();
+            }
+            let total = self.total_count();
+            if total > seen {
+                return total;
+            }
+            let mut nap = pause;
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return total;
+                }
+                nap = nap.min(left);
+            }
+            let mut rx = self.total.subscribe();
+            let _ = tokio::time::timeout(nap, rx.wait_for(|t| *t == u64::MAX)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    /// A reader moves to the newest committed version, if there is one.
+    pub(super) async fn refresh(&self) -> Result<()> {
+        let current = self.st().dataset.clone();
+        let newer = match current {
+            Some(ds) => {
+                let latest = ds
+                    .latest_version_id()
+                    .await
+                    .map_err(|e| Error::with_source(ErrorCode::Lance, "looking for a newer version", e))?;
+                if latest <= ds.version().version {
+                    return Ok(());
+                }
+                let mut ds = ds.as_ref().clone();
+                ds.checkout_latest()
+                    .await
+                    .map_err(|e| Error::with_source(ErrorCode::Lance, "opening the newest version", e))?;
+                ds
+            }
+            None => match lance_io::open_if_exists(&self.uri).await? {
+                Some(ds) => ds,
+                None => return Ok(()),
+            },
+        };
+        let persisted = lance_io::count_rows(&newer).await?;
+        let schema = Arc::new(lance_io::stored_schema(&newer));
+        let mut st = self.st();
+        st.persisted = persisted;
+        st.schema = Some(schema.clone());
+        st.stored = Some(schema);
+        st.dataset = Some(Arc::new(newer));
+        drop(st);
+        self.publish_total(persisted);
+        Ok(())
+    }
+
+    pub async fn versions(&self) -> Result<Vec<(u64, i64)>> {
+        self.ensure_usable()?;
+        let ds = self.st().dataset.clone();
+        match ds {
+            Some(ds) => lance_io::versions(&ds).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Nearest records to `vector` in a vector field. Flushes first so every acknowledged
+    /// record is searchable.
+    pub async fn search_json(self: &Arc<Self>, column: &str, vector: &[f32], k: usize) -> Result<Vec<u8>> {
+        if self.follows {
+            self.refresh().await?;
+        } else {
+            self.ensure_usable()?;
+            self.flush().await?;
+        }
+        let ds = self.st().dataset.clone();
+        let Some(ds) = ds else {
+            return Ok(b"[]".to_vec());
+        };
+        let batch = lance_io::search(&ds, column, vector, k).await?;
+        json::encode_batches(&[batch])
+    }
+}
