@@ -1,7 +1,7 @@
 /**
  * Every default of the TypeScript layer, in one place. Option docs (backends, queue, metrics)
  * name these values; code reads them from here instead of repeating the literals.
- * (The core has its own defaults for the options the TS layer does not set.)
+ * The native ones equal the core's `defaultOptions()` (test/native-errors.test.ts checks it).
  */
 
 /** Records per backend round trip (backends' `batchSize`, the queue's `batchSize`). */

@@ -4,6 +4,7 @@
  * prefix; fromNative builds StorageError / WALError from that code. Also: the TypeScript list
  * of codes matches the core's, and defaultOptions() exposes the core's defaults.
  */
+import * as D from '../src/defaults.js'
 import { describe, expect, it } from 'vitest'
 import { native } from '../src/native.js'
 import {
@@ -120,6 +121,33 @@ describe('defaultOptions', () => {
       evolveSchema: false,
       readOnly: false,
       walRecoveryMode: 'pointInTime',
+      maxBufferBytes: 64 * 1024 * 1024,
     })
+  })
+
+  it('the TypeScript defaults are the core defaults', () => {
+    const core = native().defaultOptions()
+    expect({
+      batchSize: D.DEFAULT_BATCH_SIZE,
+      flushThreshold: D.DEFAULT_FLUSH_THRESHOLD,
+      enableWal: D.DEFAULT_ENABLE_WAL,
+      walSyncInterval: D.DEFAULT_WAL_SYNC_INTERVAL,
+      maxWalSize: D.DEFAULT_MAX_WAL_SIZE,
+      enableMetrics: D.DEFAULT_ENABLE_METRICS,
+      readOnly: D.DEFAULT_READ_ONLY,
+      walRecoveryMode: D.DEFAULT_WAL_RECOVERY_MODE,
+      maxBufferBytes: D.DEFAULT_MAX_BUFFER_BYTES,
+    }).toEqual({
+      batchSize: core.batchSize,
+      flushThreshold: core.flushThreshold,
+      enableWal: core.enableWal,
+      walSyncInterval: core.walSyncInterval,
+      maxWalSize: core.maxWalSize,
+      enableMetrics: core.enableMetrics,
+      readOnly: core.readOnly,
+      walRecoveryMode: core.walRecoveryMode,
+      maxBufferBytes: core.maxBufferBytes,
+    })
+    expect(D.DEFAULT_COMPRESSION ?? undefined).toBe(core.compression)
   })
 })

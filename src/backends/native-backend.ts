@@ -36,6 +36,7 @@ export function baseNativeOptions(options: LanceBackendOptions, backend: StatsSh
     flushThreshold: options.flushThreshold ?? DEFAULT_FLUSH_THRESHOLD,
     compactionThreshold: options.compactionThreshold,
     compression: options.compression ?? undefined,
+    maxBufferBytes: options.maxBufferBytes,
   }
 }
 

@@ -9,7 +9,7 @@ export type StatsShape = 'lance' | 'persisting'
 export function failedOpenStats(bucketId: number, storagePath: string, openError: unknown): NativeStats {
   const why = openError instanceof Error ? openError.message : String(openError)
   return {
-    bucketId, totalCount: 0, bufferCount: 0, persistedCount: 0, storagePath,
+    bucketId, totalCount: 0, bufferCount: 0, bufferBytes: 0, persistedCount: 0, storagePath,
     backend: '', walEnabled: false, walSize: 0, walFsyncs: 0, fragments: 0, version: 0, diskBytes: 0,
     walEvents: [], readOnly: false, failed: `the bucket could not be opened: ${why}`,
   }
@@ -20,6 +20,7 @@ export function shapeStats(shape: StatsShape, bucketId: number, storagePath: str
     bucketId,
     totalCount: s.totalCount,
     bufferCount: s.bufferCount,
+    bufferBytes: s.bufferBytes,
     persistedCount: s.persistedCount,
     storagePath,
     backend: shape,

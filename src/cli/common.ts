@@ -2,6 +2,7 @@
  * What every CLI command shares: the topic flags, where a topic lives on disk, opening it for
  * writing or reading through the public queue API, exit codes and error reporting.
  */
+import { checkTopicName } from '../topic-name.js'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError, Option, type Command } from 'commander'
@@ -206,6 +207,8 @@ function bucketDirs(dir: string): number {
  * recorded, then defaults. `mustExist` (reader commands) turns a missing topic into exit 3.
  */
 export function resolveTopic(flags: TopicFlags, mustExist: boolean): ResolvedTopic {
+  // Before any path is built from it: a topic is one directory under the storage path.
+  checkTopicName(flags.topic, '--topic')
   const root = resolve(flags.storagePath)
   const dir = join(root, flags.topic)
   const exists = existsSync(dir) && statSync(dir).isDirectory()

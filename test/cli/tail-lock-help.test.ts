@@ -112,6 +112,21 @@ describe('exit codes', () => {
     expect((await cli(['stats', '-s', dir, '-t', 'nothing'])).code).toBe(3)
     expect((await cli(['ingest', join(dir, 'absent.ndjson'), '-s', dir])).code).toBe(3)
   })
+
+  it('a topic outside Kafka\'s rule exits 2 before any path is touched', async () => {
+    const root = tmpDir('cli-topic-')
+    const store = join(root, 'store')
+    const input = join(root, 'in.ndjson')
+    writeFileSync(input, ndjson(rows(3)))
+    for (const topic of ['../escaped', '/abs', 'a/b', '..', 'x'.repeat(250), 'sp ace']) {
+      for (const args of [['ingest', input], ['read'], ['stats'], ['tail']]) {
+        const r = await cli([...args, '-s', store, '-t', topic])
+        expect(r.code, `${args[0]} ${topic}: ${r.stderr}`).toBe(2)
+        expect(r.stderr).toContain('[a-zA-Z0-9._-]')
+      }
+    }
+    expect(readdirSync(root)).toEqual(['in.ndjson'])
+  })
 })
 
 describe('--help', () => {

@@ -27,5 +27,9 @@ pub const MAX_WAL_SIZE: u64 = 100 << 20;
 pub const MAX_WAL_SIZE_LIMIT: u64 = 1 << 40;
 /// What WAL recovery does with damage (`walRecoveryMode`).
 pub const WAL_RECOVERY_MODE: RecoveryMode = RecoveryMode::PointInTime;
+/// Unflushed bytes per bucket (the JSON of buffered records) past which puts wait for a flush
+/// (`maxBufferBytes`, 64 MiB). Memory stays bounded by this plus one call when flushes fall
+/// behind; a failing flush stops the bucket instead.
+pub const MAX_BUFFER_BYTES: u64 = 64 << 20;
 /// Largest integer option accepted (`flushThreshold`, `batchSize`, `compactionThreshold`).
 pub const MAX_COUNT: u32 = u32::MAX;

@@ -14,6 +14,9 @@ struct Families {
     flush: HistogramVec,
     wal: IntGaugeVec,
     fsyncs: IntCounterVec,
+    fsync_seconds: HistogramVec,
+    flush_errors: IntCounterVec,
+    compactions: IntCounterVec,
     flushed_records: GaugeVec,
 }
 
@@ -49,6 +52,19 @@ fn families() -> &'static Families {
             labels,
         )
         .unwrap();
+        let fsync_seconds = HistogramVec::new(
+            HistogramOpts::new("persisting_wal_fsync_duration_seconds", "Time of one fdatasync of the write-ahead log")
+                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+            labels,
+        )
+        .unwrap();
+        let flush_errors = IntCounterVec::new(
+            Opts::new("persisting_flush_errors_total", "Flushes, compactions and WAL writes that failed; each stops its bucket until reopened"),
+            labels,
+        )
+        .unwrap();
+        let compactions =
+            IntCounterVec::new(Opts::new("persisting_compactions_total", "Compactions committed"), labels).unwrap();
         let flushed_records =
             GaugeVec::new(Opts::new("persisting_persisted_records", "Records stored in the Lance dataset"), labels)
                 .unwrap();
@@ -58,7 +74,21 @@ fn families() -> &'static Families {
         registry.register(Box::new(wal.clone())).unwrap();
         registry.register(Box::new(fsyncs.clone())).unwrap();
         registry.register(Box::new(flushed_records.clone())).unwrap();
-        Families { registry, records, buffer, flush, wal, fsyncs, flushed_records }
+        registry.register(Box::new(fsync_seconds.clone())).unwrap();
+        registry.register(Box::new(flush_errors.clone())).unwrap();
+        registry.register(Box::new(compactions.clone())).unwrap();
+        Families {
+            registry,
+            records,
+            buffer,
+            flush,
+            wal,
+            fsyncs,
+            fsync_seconds,
+            flush_errors,
+            compactions,
+            flushed_records,
+        }
     })
 }
 
@@ -70,6 +100,9 @@ pub struct BucketMetrics {
     pub flush: prometheus::Histogram,
     pub wal: prometheus::IntGauge,
     pub fsyncs: prometheus::IntCounter,
+    pub fsync_seconds: prometheus::Histogram,
+    pub flush_errors: prometheus::IntCounter,
+    pub compactions: prometheus::IntCounter,
     pub persisted: prometheus::Gauge,
 }
 
@@ -83,6 +116,9 @@ impl BucketMetrics {
             flush: f.flush.with_label_values(l),
             wal: f.wal.with_label_values(l),
             fsyncs: f.fsyncs.with_label_values(l),
+            fsync_seconds: f.fsync_seconds.with_label_values(l),
+            flush_errors: f.flush_errors.with_label_values(l),
+            compactions: f.compactions.with_label_values(l),
             persisted: f.flushed_records.with_label_values(l),
         }
     }

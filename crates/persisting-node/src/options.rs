@@ -52,6 +52,9 @@ pub struct NativeStoreOptions {
     /// damage and quarantines the rest; `'absolute'` refuses to open. Default `'pointInTime'`.
     #[napi(ts_type = "'pointInTime' | 'absolute'")]
     pub wal_recovery_mode: Option<String>,
+    /// Unflushed bytes past which puts wait for a flush (back-pressure). From 1 to 1 TiB,
+    /// default 64 MiB.
+    pub max_buffer_bytes: Option<f64>,
 }
 
 /// The core's defaults, in the units of the TypeScript API (seconds, bytes).
@@ -72,6 +75,8 @@ pub struct NativeDefaults {
     pub read_only: bool,
     #[napi(ts_type = "'pointInTime' | 'absolute'")]
     pub wal_recovery_mode: String,
+    /// Bytes.
+    pub max_buffer_bytes: f64,
 }
 
 /// The defaults of every option, from the core (TypeScript reads them instead of repeating
@@ -92,6 +97,7 @@ pub fn default_options() -> NativeDefaults {
         evolve_schema: core.evolve_schema,
         read_only: core.read_only,
         wal_recovery_mode: recovery_mode_name(wal.recovery_mode).to_string(),
+        max_buffer_bytes: core.max_buffer_bytes as f64,
     }
 }
 
@@ -130,6 +136,13 @@ pub fn store_options(options: NativeStoreOptions) -> Result<StoreOptions> {
     }
     if let Some(v) = options.read_only {
         o.read_only = v;
+    }
+    if let Some(v) = options.max_buffer_bytes {
+        let max = defaults::MAX_WAL_SIZE_LIMIT as f64;
+        if !(v >= 1.0 && v <= max && v.fract() == 0.0) {
+            return Err(invalid_option(format!("maxBufferBytes must be an integer number of bytes from 1 to {max}, got {v}")));
+        }
+        o.max_buffer_bytes = v as u64;
     }
     if options.enable_wal.unwrap_or(false) && !o.read_only {
         let mut w = WalOptions::default();

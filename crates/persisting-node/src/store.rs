@@ -15,6 +15,8 @@ pub struct NativeStats {
     pub bucket_id: i64,
     pub total_count: f64,
     pub buffer_count: f64,
+    /// Bytes the unflushed records hold in memory (bounded by `maxBufferBytes`).
+    pub buffer_bytes: f64,
     pub persisted_count: f64,
     pub storage_path: String,
     pub backend: String,
@@ -211,6 +213,7 @@ impl NativeBucketStore {
             bucket_id: s.bucket_id,
             total_count: s.total_count as f64,
             buffer_count: s.buffer_count as f64,
+            buffer_bytes: s.buffer_bytes as f64,
             persisted_count: s.persisted_count as f64,
             storage_path: s.storage_path,
             backend: s.backend,

@@ -58,10 +58,13 @@ impl BucketStore {
                 }
                 _ => false,
             };
-            if !appended {
+            if appended {
+                st.buffer_bytes += bytes.len() as u64 + 1;
+            } else {
                 // Room for the puts that will follow into this chunk.
                 let mut owned = Vec::with_capacity((bytes.len() * 4).max(1 << 16));
                 owned.extend_from_slice(bytes);
+                st.buffer_bytes += owned.len() as u64;
                 st.buffer.push(Chunk::Raw(Arc::new(RawRows { bytes: owned, rows: split.rows, schema })));
             }
         } else {
@@ -70,11 +73,13 @@ impl BucketStore {
             if let Some(wal) = &self.wal {
                 lsn = Some(self.append_wal(&mut st, wal, seq, n as u32, bytes)?);
             }
+            st.buffer_bytes += batch.get_array_memory_size() as u64;
             st.buffer.push(Chunk::Batch(batch));
         }
         st.buffer_rows += n;
         let total = st.persisted + st.buffer_rows;
         let buffer_rows = st.buffer_rows;
+        let over_bytes = st.buffer_bytes >= self.opts.max_buffer_bytes;
         let flushing = st.flushing;
         let gated = match lsn {
             Some(l) if self.durable_reads() => {
@@ -95,7 +100,7 @@ impl BucketStore {
             }
         }
         let threshold = self.opts.flush_threshold as u64;
-        if (buffer_rows >= threshold || self.wal_full()) && !flushing {
+        if (buffer_rows >= threshold || over_bytes || self.wal_full()) && !flushing {
             self.schedule_flush();
         }
         if let (Some(lsn), Some(w)) = (lsn, &self.opts.wal) {
@@ -103,7 +108,7 @@ impl BucketStore {
                 return Ok(PutAck::Sync(lsn));
             }
         }
-        if buffer_rows >= self.high_water() {
+        if buffer_rows >= self.high_water() || over_bytes {
             return Ok(PutAck::Backpressure);
         }
         Ok(PutAck::Done)
@@ -178,8 +183,20 @@ impl BucketStore {
     }
 
     pub(super) fn over_limits(&self) -> bool {
-        let buffered = self.buffer_count();
-        buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || self.wal_full())
+        let (buffered, bytes) = self.buffered();
+        buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || bytes >= self.opts.max_buffer_bytes || self.wal_full())
+    }
+
+    /// Buffered records and the bytes they hold.
+    pub(super) fn buffered(&self) -> (u64, u64) {
+        let st = self.st();
+        (st.buffer_rows, st.buffer_bytes)
+    }
+
+    /// Past either bound, puts wait: records (`high_water`) or bytes (`maxBufferBytes`).
+    fn past_high_water(&self) -> bool {
+        let (rows, bytes) = self.buffered();
+        rows > 0 && (rows >= self.high_water() || bytes >= self.opts.max_buffer_bytes)
     }
 
     /// The current WAL segment reached `maxWalSize`: a flush (which rotates it) is due.
@@ -211,14 +228,14 @@ impl BucketStore {
 
     /// The buffer is past the point where puts must wait for a flush.
     pub fn needs_relief(&self) -> bool {
-        self.buffer_count() >= self.high_water()
+        self.past_high_water()
     }
 
-    /// Waits until the buffer is back under its limit (a flush ran).
+    /// Waits until the buffer is back under its limits (a flush ran). A failing flush stops the
+    /// bucket, so a waiting put fails typed instead of waiting for ever.
     pub async fn relieve(self: &Arc<Self>) -> Result<()> {
-        let limit = self.high_water();
         self.ensure_usable()?;
-        while self.buffer_count() >= limit {
+        while self.past_high_water() {
             self.flush().await?;
         }
         Ok(())

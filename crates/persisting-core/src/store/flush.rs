@@ -98,6 +98,7 @@ impl BucketStore {
         // The flushed batches are exactly the buffer's prefix: puts only append, and schema
         // changes conform batches one for one.
         st.buffer.drain(..k);
+        st.recount_buffer_bytes();
         st.buffer_rows -= rows;
         st.persisted += rows;
         // Fields still untyped stay Null in the buffer: they have no column yet (see
@@ -178,6 +179,9 @@ impl BucketStore {
         let Some(ds) = ds else { return Ok((0, 0)) };
         let mut ds = ds.as_ref().clone();
         let r = lance_io::compact(&mut ds, &self.durability).await?;
+        if let (Some(m), true) = (&self.metrics, r.0 > 0) {
+            m.compactions.inc();
+        }
         crate::memory::release_free_memory();
         self.st().dataset = Some(Arc::new(ds));
         Ok(r)

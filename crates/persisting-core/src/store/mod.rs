@@ -48,6 +48,8 @@ pub struct Stats {
     pub bucket_id: i64,
     pub total_count: u64,
     pub buffer_count: u64,
+    /// Bytes the unflushed records hold (see `maxBufferBytes`).
+    pub buffer_bytes: u64,
     pub persisted_count: u64,
     pub storage_path: String,
     pub backend: String,
@@ -96,6 +98,10 @@ impl BucketStore {
         let schema = ds.as_ref().map(|d| Arc::new(lance_io::stored_schema(d)));
         let metrics = (opts.metrics && !read_only)
             .then(|| BucketMetrics::new(opts.topic.as_deref().unwrap_or(""), &opts.bucket_id.to_string()));
+        if let (Some(m), Some(w)) = (&metrics, &wal) {
+            let h = m.fsync_seconds.clone();
+            w.observe_fsyncs(Box::new(move |d| h.observe(d.as_secs_f64())));
+        }
         let (total, _) = watch::channel(persisted);
         BucketStore {
             durability: Durability::new(&uri),
@@ -153,6 +159,9 @@ impl BucketStore {
         if st.failed.is_none() {
             eprintln!("[BUCKET_FAILED] {}: {}", self.opts.storage_path, e.full_message());
             st.failed = Some(format!("[{}] {}", e.code.as_str(), e.full_message()));
+            if let Some(m) = &self.metrics {
+                m.flush_errors.inc();
+            }
         }
     }
 
@@ -190,6 +199,7 @@ impl BucketStore {
             bucket_id: self.opts.bucket_id,
             total_count: visible,
             buffer_count: visible.saturating_sub(st.persisted),
+            buffer_bytes: st.buffer_bytes,
             persisted_count: st.persisted,
             storage_path: self.opts.storage_path.clone(),
             backend: self.opts.backend.clone(),

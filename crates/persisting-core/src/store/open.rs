@@ -142,6 +142,7 @@ impl BucketStore {
             let batch = self.decode_locked(&mut st, &rows, None)?;
             let batch = if skip > 0 { batch.slice(skip, batch.num_rows() - skip) } else { batch };
             let n = batch.num_rows() as u64;
+            st.buffer_bytes += batch.get_array_memory_size() as u64;
             st.buffer.push(Chunk::Batch(batch));
             st.buffer_rows += n;
         }

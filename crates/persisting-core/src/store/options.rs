@@ -43,6 +43,8 @@ pub struct StoreOptions {
     pub metrics: bool,
     /// A reader: takes no lock, never writes, follows what writers flush.
     pub read_only: bool,
+    /// Unflushed bytes past which puts wait for a flush (back-pressure).
+    pub max_buffer_bytes: u64,
 }
 
 impl StoreOptions {
@@ -59,6 +61,7 @@ impl StoreOptions {
             wal: None,
             metrics: false,
             read_only: false,
+            max_buffer_bytes: defaults::MAX_BUFFER_BYTES,
         }
     }
 }
@@ -69,6 +72,9 @@ pub(super) fn validate(opts: &StoreOptions) -> Result<()> {
     }
     if opts.flush_threshold == 0 {
         return Err(Error::invalid_option("flushThreshold must be a positive integer"));
+    }
+    if opts.max_buffer_bytes == 0 {
+        return Err(Error::invalid_option("maxBufferBytes must be a positive number of bytes"));
     }
     if let Some(w) = &opts.wal {
         if w.max_size == 0 {

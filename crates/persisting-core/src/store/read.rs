@@ -85,6 +85,7 @@ impl BucketStore {
             if batch.schema().as_ref() == schema.as_ref() { Ok(batch.clone()) } else { conform_batch(batch, &schema) };
         if let Ok(b) = b {
             *slot = Chunk::Batch(b);
+            st.recount_buffer_bytes();
         }
     }
 

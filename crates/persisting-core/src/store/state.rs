@@ -18,6 +18,8 @@ pub(super) struct State {
     pub(super) stored: Option<SchemaRef>,
     pub(super) buffer: Vec<Chunk>,
     pub(super) buffer_rows: u64,
+    /// Bytes the buffered chunks hold (JSON text of raw rows, Arrow memory of decoded ones).
+    pub(super) buffer_bytes: u64,
     pub(super) persisted: u64,
     pub(super) dataset: Option<Arc<Dataset>>,
     pub(super) flushing: bool,
@@ -33,12 +35,18 @@ pub(super) struct State {
 }
 
 impl State {
+    /// Recounts `buffer_bytes` after chunks were dropped or replaced (flush, decode for reads).
+    pub(super) fn recount_buffer_bytes(&mut self) {
+        self.buffer_bytes = self.buffer.iter().map(Chunk::bytes).sum();
+    }
+
     pub(super) fn new(schema: Option<SchemaRef>, persisted: u64, dataset: Option<Arc<Dataset>>) -> Self {
         State {
             stored: schema.clone(),
             schema,
             buffer: Vec::new(),
             buffer_rows: 0,
+            buffer_bytes: 0,
             persisted,
             dataset,
             flushing: false,
@@ -71,6 +79,14 @@ pub(super) enum Chunk {
 }
 
 impl Chunk {
+    /// What the chunk holds in memory, as counted against `maxBufferBytes`.
+    pub(super) fn bytes(&self) -> u64 {
+        match self {
+            Chunk::Batch(b) => b.get_array_memory_size() as u64,
+            Chunk::Raw(r) => r.bytes.len() as u64,
+        }
+    }
+
     pub(super) fn num_rows(&self) -> usize {
         match self {
             Chunk::Batch(b) => b.num_rows(),

@@ -83,7 +83,12 @@ impl Inner {
                 Err(msg) => Err(io::Error::other(msg)),
                 Ok(()) if needed => {
                     self.fsyncs.fetch_add(1, Ordering::Relaxed);
-                    file.sync_data()
+                    let started = std::time::Instant::now();
+                    let r = file.sync_data();
+                    if let Some(observe) = self.fsync_observer.get() {
+                        observe(started.elapsed());
+                    }
+                    r
                 }
                 Ok(()) => Ok(()),
             };

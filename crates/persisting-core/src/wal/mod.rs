@@ -166,9 +166,14 @@ struct Inner {
     /// Set once an fsync failed; every later append and sync fails (fsync errors are not retryable).
     failed: AtomicBool,
     fsyncs: AtomicU64,
+    /// Told the duration of every group-commit or background `fdatasync` (metrics).
+    fsync_observer: std::sync::OnceLock<FsyncObserver>,
     #[cfg(test)]
     inject_short_write: AtomicBool,
 }
+
+/// Receives the duration of each WAL `fdatasync`.
+pub type FsyncObserver = Box<dyn Fn(std::time::Duration) + Send + Sync>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -202,6 +207,11 @@ impl Wal {
     }
 
     /// Number of `fdatasync` calls issued on segment data (group commit, background, rotate).
+    /// Sets who is told how long each `fdatasync` took (once; later calls are ignored).
+    pub fn observe_fsyncs(&self, observer: FsyncObserver) {
+        let _ = self.inner.fsync_observer.set(observer);
+    }
+
     pub fn fsync_count(&self) -> u64 {
         self.inner.fsyncs.load(Ordering::Relaxed)
     }

@@ -78,6 +78,7 @@ impl Wal {
             sync_cv: Condvar::new(),
             failed: AtomicBool::new(false),
             fsyncs: AtomicU64::new(0),
+            fsync_observer: std::sync::OnceLock::new(),
             #[cfg(test)]
             inject_short_write: AtomicBool::new(false),
         });

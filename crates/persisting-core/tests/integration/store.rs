@@ -391,3 +391,40 @@ fn a_lone_surrogate_is_either_rejected_or_kept() {
     assert_eq!(read(&s, 0, None).len() as u64, expected);
     assert_eq!(s.stats().persisted_count, expected);
 }
+
+#[test]
+fn buffered_bytes_stay_under_max_buffer_bytes_with_back_pressure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.max_buffer_bytes = 1 << 20;
+    let s = open(o);
+    let pad = "x".repeat(64 * 1024);
+    let mut waits = 0;
+    let mut peak = 0;
+    for i in 0..200 {
+        let ack = put(&s, json!([{ "seq": i, "pad": pad }])).unwrap();
+        peak = peak.max(s.stats().buffer_bytes);
+        if ack == PutAck::Backpressure {
+            waits += 1;
+            runtime().block_on(s.relieve()).unwrap();
+            assert!(s.stats().buffer_bytes < 1 << 20, "relieve returned with the buffer still over the limit");
+        }
+    }
+    // 200 records of 64 KiB = 12.5 MiB went through a 1 MiB buffer: puts had to wait.
+    assert!(waits > 0, "no back-pressure although the buffer passed maxBufferBytes");
+    assert!(peak <= (1 << 20) + 70 * 1024, "buffer held {peak} bytes, over the 1 MiB limit plus one record");
+    flush(&s);
+    assert_eq!(s.stats().buffer_bytes, 0);
+    assert_eq!(s.total_count(), 200);
+    let seqs: Vec<u64> = read(&s, 0, None).iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn max_buffer_bytes_must_be_positive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.max_buffer_bytes = 0;
+    let e = runtime().block_on(BucketStore::open(o)).err().expect("0 must be refused");
+    assert_eq!(e.code, ErrorCode::InvalidOption);
+}
