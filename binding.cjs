@@ -836,5 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeBucketStore = nativeBinding.NativeBucketStore
+module.exports.defaultOptions = nativeBinding.defaultOptions
+module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.faultPoints = nativeBinding.faultPoints
 module.exports.metricsText = nativeBinding.metricsText

@@ -39,6 +39,18 @@ export declare class NativeBucketStore {
 }
 
 /**
+ * The defaults of every option, from the core (TypeScript reads them instead of repeating
+ * numbers).
+ */
+export declare function defaultOptions(): NativeDefaults
+
+/**
+ * Every error code the core can raise: the `code` of a StorageError that came from the native
+ * core is one of these (src/errors.ts lists them, plus codes only TypeScript raises).
+ */
+export declare function errorCodes(): Array<string>
+
+/**
  * Every crash-injection point of the core (`PERSISTING_FAULT=<name>` aborts the process
  * there), so crash tests can cover all of them.
  */
@@ -50,6 +62,23 @@ export declare function metricsText(): string
 export interface NativeCompaction {
   fragmentsRemoved: number
   fragmentsAdded: number
+}
+
+/** The core's defaults, in the units of the TypeScript API (seconds, bytes). */
+export interface NativeDefaults {
+  batchSize: number
+  flushThreshold: number
+  compactionThreshold: number
+  enableWal: boolean
+  /** Seconds. */
+  walSyncInterval: number
+  /** Bytes. */
+  maxWalSize: number
+  compression?: 'zstd' | 'lz4' | 'snappy' | null
+  enableMetrics: boolean
+  evolveSchema: boolean
+  readOnly: boolean
+  walRecoveryMode: 'pointInTime' | 'absolute'
 }
 
 export interface NativeStats {
@@ -73,25 +102,58 @@ export interface NativeStats {
   failed?: string
 }
 
+/**
+ * Options of `NativeBucketStore.open`. Absent fields take the defaults `defaultOptions()`
+ * returns.
+ */
 export interface NativeStoreOptions {
+  /**
+   * Directory of the bucket (`${storagePath}/data.lance`, `${storagePath}/wal/`). Required,
+   * not empty.
+   */
   storagePath: string
+  /** Bucket number, used in stats and metric labels. Default 0. */
   bucketId?: number
+  /** Topic name, used in metric labels. Default none. */
   topic?: string
+  /**
+   * Backend name reported in stats (`'lance'` fixes the schema at the first flush,
+   * `'persisting'` evolves it when `evolveSchema` is set). Default `'lance'`.
+   */
   backend?: string
+  /**
+   * Records per chunk of the TypeScript queue's puts. Integer from 1 to 2^32-1, default 100.
+   * Checked here; the native store itself takes a put of any size as one call.
+   */
   batchSize?: number
+  /** Buffered records that trigger an automatic flush. Integer from 1 to 2^32-1, default 1000. */
   flushThreshold?: number
+  /** Fragments past which a flush also compacts. Integer from 0 (never) to 2^32-1, default 64. */
   compactionThreshold?: number
+  /** Add new fields and widen types instead of refusing them. Default false. */
   evolveSchema?: boolean
-  compression?: string
+  /** Codec of the stored data and the WAL. Default none (uncompressed). */
+  compression?: 'zstd' | 'lz4' | 'snappy' | null
+  /** Put every record in a write-ahead log before acknowledging it. Default false. */
   enableWal?: boolean
-  /** Seconds; 0 = fsync before every acknowledgement. */
+  /**
+   * Seconds between background fsyncs of the WAL; 0 = fsync before every acknowledgement
+   * (group commit). From 0 to one year, default 1.
+   */
   walSyncInterval?: number
-  /** Bytes. */
+  /**
+   * WAL segment size, in bytes, that triggers a flush and a new segment. From 1 to 1 TiB,
+   * default 100 MiB.
+   */
   maxWalSize?: number
+  /** Export Prometheus metrics for this bucket. Default false. */
   enableMetrics?: boolean
-  /** Open as a reader: no lock, no writes, follows what writers flush. */
+  /** Open as a reader: no lock, no writes, follows what writers flush. Default false. */
   readOnly?: boolean
-  /** What recovery does with a damaged WAL (default `pointInTime`). */
+  /**
+   * What recovery does with a damaged WAL: `'pointInTime'` keeps everything before the
+   * damage and quarantines the rest; `'absolute'` refuses to open. Default `'pointInTime'`.
+   */
   walRecoveryMode?: 'pointInTime' | 'absolute'
 }
 

@@ -36,11 +36,6 @@ pub fn internal(message: impl ToString) -> CodedError {
     napi::Error::new(ErrorCode::Internal, message)
 }
 
-/// An error of napi itself (argument conversion, a failed N-API call): `INTERNAL`.
-pub fn from_napi(e: napi::Error) -> CodedError {
-    internal(e.reason.clone())
-}
-
 pub trait IntoNapi<T> {
     fn napi(self) -> Result<T>;
 }

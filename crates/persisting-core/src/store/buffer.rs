@@ -204,7 +204,8 @@ impl BucketStore {
         self.wal.as_ref().is_some_and(|w| w.should_rotate())
     }
 
-    /// As `sync_wal`, blocking the calling thread (which must not be a runtime worker).
+    /// Waits until the WAL is durable up to `lsn` (group commit), blocking the calling thread
+    /// (which must not be a runtime worker); returns the LSN it is durable up to (>= `lsn`).
     pub fn sync_wal_blocking(&self, lsn: u64) -> Result<u64> {
         match &self.wal {
             Some(w) => {

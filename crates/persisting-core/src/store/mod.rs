@@ -4,7 +4,6 @@
 //! Sequence numbers are row offsets: record `n` of the bucket has sequence `n`. A Lance commit
 //! therefore records, atomically and for free, the highest sequence it holds (its row count),
 //! and recovery replays exactly the WAL records at or past that count: none lost, none twice.
-
 //!
 //! The implementation is split by concern: `options` (what a bucket is opened with), `state`
 //! (the locked state and buffered chunks), `open` (locks, WAL drain and replay, readers,
@@ -38,7 +37,7 @@ use state::State;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutAck {
     Done,
-    /// Await `sync_wal(lsn)` before acknowledging (walSyncInterval = 0).
+    /// Call `sync_wal_blocking(lsn)` (off the runtime) before acknowledging (walSyncInterval = 0).
     Sync(u64),
     /// The buffer is far past its threshold: await `relieve()` (back-pressure).
     Backpressure,
