@@ -9,8 +9,8 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
-echo "== cargo clippy"
-cargo clippy -p persisting-core -p persisting-node --target "$host" --all-targets --quiet -- -D warnings
+# clippy (`npm run lint`, scripts/lint.sh) is not in this run yet: its check-mode build of Lance and DataFusion
+# has not been measured against CI's time budget on a cold machine.
 
 echo "== cargo test (persisting-core)"
 cargo test -p persisting-core --target "$host" --quiet

@@ -59,7 +59,10 @@ fn families() -> &'static Families {
         )
         .unwrap();
         let flush_errors = IntCounterVec::new(
-            Opts::new("persisting_flush_errors_total", "Flushes, compactions and WAL writes that failed; each stops its bucket until reopened"),
+            Opts::new(
+                "persisting_flush_errors_total",
+                "Flushes, compactions and WAL writes that failed; each stops its bucket until reopened",
+            ),
             labels,
         )
         .unwrap();

@@ -140,7 +140,9 @@ pub fn store_options(options: NativeStoreOptions) -> Result<StoreOptions> {
     if let Some(v) = options.max_buffer_bytes {
         let max = defaults::MAX_WAL_SIZE_LIMIT as f64;
         if !(v >= 1.0 && v <= max && v.fract() == 0.0) {
-            return Err(invalid_option(format!("maxBufferBytes must be an integer number of bytes from 1 to {max}, got {v}")));
+            return Err(invalid_option(format!(
+                "maxBufferBytes must be an integer number of bytes from 1 to {max}, got {v}"
+            )));
         }
         o.max_buffer_bytes = v as u64;
     }

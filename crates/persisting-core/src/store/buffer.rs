@@ -184,7 +184,8 @@ impl BucketStore {
 
     pub(super) fn over_limits(&self) -> bool {
         let (buffered, bytes) = self.buffered();
-        buffered > 0 && (buffered >= self.opts.flush_threshold as u64 || bytes >= self.opts.max_buffer_bytes || self.wal_full())
+        buffered > 0
+            && (buffered >= self.opts.flush_threshold as u64 || bytes >= self.opts.max_buffer_bytes || self.wal_full())
     }
 
     /// Buffered records and the bytes they hold.
