@@ -79,12 +79,16 @@ export interface NativeDefaults {
   evolveSchema: boolean
   readOnly: boolean
   walRecoveryMode: 'pointInTime' | 'absolute'
+  /** Bytes. */
+  maxBufferBytes: number
 }
 
 export interface NativeStats {
   bucketId: number
   totalCount: number
   bufferCount: number
+  /** Bytes the unflushed records hold in memory (bounded by `maxBufferBytes`). */
+  bufferBytes: number
   persistedCount: number
   storagePath: string
   backend: string
@@ -155,6 +159,11 @@ export interface NativeStoreOptions {
    * damage and quarantines the rest; `'absolute'` refuses to open. Default `'pointInTime'`.
    */
   walRecoveryMode?: 'pointInTime' | 'absolute'
+  /**
+   * Unflushed bytes past which puts wait for a flush (back-pressure). From 1 to 1 TiB,
+   * default 64 MiB.
+   */
+  maxBufferBytes?: number
 }
 
 export interface NativeVersion {

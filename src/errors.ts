@@ -3,12 +3,13 @@
  * stable string `code`, so callers can branch on `err.code` instead of parsing messages.
  */
 
-/** Every `err.code` a StorageError / WALError can carry. */
-export const STORAGE_ERROR_CODES = [
+/**
+ * Every code the native core raises, in the core's order (`errorCodes()` of the binding lists
+ * the same; a test checks it).
+ */
+export const NATIVE_ERROR_CODES = [
   'INVALID_RECORD', // not a plain object, or a value JSON cannot carry (BigInt, function, circular)
-  'MISSING_BUCKET_COLUMN',
   'INVALID_OPTION', // unknown option, bad compression name, negative size, bad numBuckets
-  'UNKNOWN_BACKEND',
   'SCHEMA_MISMATCH', // new field / changed type where the backend cannot evolve
   'READ_ONLY', // write on a checked-out version
   'NOT_FOUND', // unknown version, column, ...
@@ -22,6 +23,12 @@ export const STORAGE_ERROR_CODES = [
   'BUCKET_FAILED', // an earlier I/O error stopped the bucket; close and reopen it
   'INTERNAL',
 ] as const
+
+/** Codes only the TypeScript layer raises. */
+export const TS_ONLY_ERROR_CODES = ['MISSING_BUCKET_COLUMN', 'UNKNOWN_BACKEND'] as const
+
+/** Every `err.code` a StorageError / WALError can carry. */
+export const STORAGE_ERROR_CODES = [...NATIVE_ERROR_CODES, ...TS_ONLY_ERROR_CODES] as const
 
 /** The string-literal union of error codes, so `switch (err.code)` is checked by the compiler. */
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number]
@@ -55,35 +62,6 @@ export class WALError extends StorageError {
 }
 
 const WAL_CODES = new Set(['WAL_CORRUPT', 'WAL_LOCKED', 'WAL_IO'])
-
-/**
- * Every code the native core raises, in the core's order (`errorCodes()` of the binding lists
- * the same; a test checks it). The rest of StorageErrorCode is raised by TypeScript only.
- */
-export const NATIVE_ERROR_CODES = [
-  'INVALID_RECORD',
-  'INVALID_OPTION',
-  'SCHEMA_MISMATCH',
-  'READ_ONLY',
-  'NOT_FOUND',
-  'CLOSED',
-  'IO',
-  'LANCE',
-  'WAL_CORRUPT',
-  'WAL_LOCKED',
-  'WAL_IO',
-  'LOCKED',
-  'BUCKET_FAILED',
-  'INTERNAL',
-] as const satisfies readonly StorageErrorCode[]
-
-/** Codes only the TypeScript layer raises. */
-export const TS_ONLY_ERROR_CODES = ['MISSING_BUCKET_COLUMN', 'UNKNOWN_BACKEND'] as const satisfies readonly StorageErrorCode[]
-
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
-/** Compile-time check: StorageErrorCode is exactly the two lists. */
-const codesListed: Same<StorageErrorCode, (typeof NATIVE_ERROR_CODES)[number] | (typeof TS_ONLY_ERROR_CODES)[number]> = true
-void codesListed
 
 const NATIVE_CODES: ReadonlySet<string> = new Set(NATIVE_ERROR_CODES)
 
