@@ -57,6 +57,7 @@ describe('stats shaping', () => {
     bucketId: 9, // the backend's own bucketId wins
     totalCount: 10,
     bufferCount: 4,
+    bufferBytes: 400,
     persistedCount: 6,
     storagePath: '/elsewhere',
     backend: 'x',
@@ -76,6 +77,7 @@ describe('stats shaping', () => {
       bucketId: 1,
       totalCount: 10,
       bufferCount: 4,
+      bufferBytes: 400,
       persistedCount: 6,
       storagePath: '/data/b1',
       backend: 'lance',
@@ -92,6 +94,7 @@ describe('stats shaping', () => {
       bucketId: 1,
       totalCount: 10,
       bufferCount: 4,
+      bufferBytes: 400,
       persistedCount: 6,
       storagePath: '/data/b1',
       backend: 'persisting',
