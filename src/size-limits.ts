@@ -27,10 +27,8 @@ export function checkJsonText(json: string, count: number, limits: SizeLimits, r
   const bytes = json.length > maxBatchBytes ? json.length : Buffer.byteLength(json)
   if (bytes > maxBatchBytes) throw tooLarge(`a call of ${count} record${count === 1 ? '' : 's'}`, bytes, maxBatchBytes, 'maxBatchBytes')
   if (bytes - 2 <= maxRecordBytes) return // the array's brackets hold every record
-  if (count === 1 || records === undefined) {
-    if (count === 1) throw tooLarge('the record', bytes - 2, maxRecordBytes, 'maxRecordBytes')
-    return
-  }
+  if (count === 1) throw tooLarge('the record', bytes - 2, maxRecordBytes, 'maxRecordBytes')
+  if (records === undefined) return
   for (let i = 0; i < records.length; i++) {
     const one = JSON.stringify(records[i])
     if (one.length * 3 <= maxRecordBytes) continue

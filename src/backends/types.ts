@@ -30,6 +30,11 @@ export interface StorageBackend {
   stats(): Promise<BackendStats>
   totalCount(): number
   close(): Promise<void>
+  /**
+   * Optional: validate, encode and size-check a batch without writing it, so the queue can refuse
+   * a whole call before any bucket stores its part (native backends implement it).
+   */
+  prepareBatch?(records: Row[]): unknown
 }
 
 /**

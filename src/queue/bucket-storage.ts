@@ -69,8 +69,7 @@ export class BucketStorage {
 
   /** Lets a backend that can (native ones) encode and size-check a batch before any bucket writes. */
   prepareBatch(records: Row[]): void {
-    const b = this.backend as StorageBackend & { prepareBatch?: (records: Row[]) => unknown }
-    if (typeof b.prepareBatch === 'function') b.prepareBatch(records)
+    this.backend.prepareBatch?.(records)
   }
 
   async putBatch(records: Row[]): Promise<void> {
