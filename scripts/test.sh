@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust core tests, the generated-typings drift check, type checks of src/ and test/, and Vitest.
+# The whole test suite: rustfmt and clippy, Rust core tests, the generated-typings drift check, type checks of src/ and test/, and Vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -9,8 +9,8 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
-# clippy (`npm run lint`, scripts/lint.sh) is not in this run yet: its check-mode build of Lance and DataFusion
-# has not been measured against CI's time budget on a cold machine.
+echo "== cargo clippy (warnings are errors; the same as npm run lint)"
+cargo clippy -p persisting-core -p persisting-node --target "$host" --all-targets --quiet -- -D warnings
 
 echo "== cargo test (persisting-core)"
 cargo test -p persisting-core --target "$host" --quiet

@@ -24,6 +24,10 @@ import { tmpDir } from '../helpers/tmp.js'
 import { runFixture } from './child.js'
 import { readBackDiff } from './readback.js'
 
+// One seed for every property here, so a run is repeatable; PERSISTING_PROP_SEED=<n> explores others
+// (a failure prints the seed and path that replay it).
+fc.configureGlobal({ seed: Number(process.env.PERSISTING_PROP_SEED ?? 42) })
+
 type Kind = 'persisting-wal' | 'persisting' | 'lance'
 const KINDS: Kind[] = ['persisting-wal', 'persisting', 'lance']
 
@@ -79,7 +83,7 @@ const deep = fc.integer({ min: 20, max: 1_100 }).map((d) => {
 const record: fc.Arbitrary<Row> = fc
   .tuple(
     // Top-level names with a dot are refused (a stored column name cannot hold one; see the
-    // test below); nested keys keep every shape.
+    // test below), so most are left out to keep records acknowledged; nested keys keep every shape.
     fc.dictionary(key.filter((k) => !k.includes('.')), value, { maxKeys: 6 }),
     fc.oneof({ weight: 7, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: deep }),
     fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: typedArray }),
@@ -175,17 +179,19 @@ describe('random records', () => {
     }, 120_000)
   }
 
-  it('a top-level field name with a dot is refused at put with INVALID_RECORD naming it, and nothing of the call is stored', async () => {
+  it('a top-level field name Lance cannot name (dot, backtick, row-address column) is refused at put with INVALID_RECORD naming it, and nothing of the call is stored', async () => {
     for (const kind of ['persisting-wal', 'lance'] as const) {
-      const dir = tmpDir()
-      const b = make(kind, dir)
-      await b.put({ id: 1 })
-      const err = await b.putBatch([{ id: 2 }, { id: 3, 'dotted.key': 1 }]).catch((e: unknown) => e)
-      expect(err).toMatchObject({ code: 'INVALID_RECORD' })
-      expect(String((err as Error).message)).toContain('dotted.key')
-      await b.flush()
-      expect(await b.get()).toEqual([{ id: 1 }])
-      await b.close()
+      for (const name of ['dotted.key', '`', 'tick`ed', '`quoted`', '_rowid', '_rowaddr']) {
+        const dir = tmpDir()
+        const b = make(kind, dir)
+        await b.put({ id: 1 })
+        const err = await b.putBatch([{ id: 2 }, { id: 3, [name]: 1 }]).catch((e: unknown) => e)
+        expect(err, `${kind} ${name}`).toMatchObject({ code: 'INVALID_RECORD' })
+        expect(String((err as Error).message)).toContain(`'${name}'`)
+        await b.flush()
+        expect(await b.get()).toEqual([{ id: 1 }])
+        await b.close()
+      }
     }
   })
 

@@ -91,10 +91,7 @@ impl BucketStore {
     pub(super) fn finish_flush(&self, result: Result<Dataset>, k: usize, rows: u64) -> Result<(u64, u64)> {
         let mut st = self.st();
         st.flushing = false;
-        let ds = match result {
-            Ok(ds) => ds,
-            Err(e) => return Err(e),
-        };
+        let ds = result?;
         // The flushed batches are exactly the buffer's prefix: puts only append, and schema
         // changes conform batches one for one.
         st.buffer.drain(..k);

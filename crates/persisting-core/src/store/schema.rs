@@ -39,10 +39,9 @@ impl BucketStore {
         let mode = self.mode_for(st);
         if fits {
             let schema = st.schema.clone().unwrap();
-            match json::decode_rows(bytes, &schema, rows.unwrap()) {
-                Ok(b) => return Ok(b),
-                // A type change (named there), or an integer beyond i64 that widens in any mode.
-                Err(_) => {}
+            // On failure: a type change (named there), or an integer beyond i64 that widens in any mode.
+            if let Ok(b) = json::decode_rows(bytes, &schema, rows.unwrap()) {
+                return Ok(b);
             }
         }
         let inferred = json::infer_rows(bytes)?;
@@ -74,7 +73,8 @@ impl BucketStore {
 }
 
 /// Refuses, at put time, what Lance could not store at flush time (an acknowledged record must
-/// never fail its flush): a top-level name with a dot, an empty nested object (a struct
+/// never fail its flush or its read): a top-level name with a dot or a backtick or one of Lance's
+/// system column names (`_rowid`, ...), an empty nested object (a struct
 /// without fields), or a bucket's first records without a single typed value (no column).
 fn check_storable(schema: &Schema, has_columns: bool) -> Result<()> {
     use arrow_schema::DataType;
@@ -96,9 +96,16 @@ fn check_storable(schema: &Schema, has_columns: bool) -> Result<()> {
                 "a field name is empty, which a stored column name cannot be; rename the field",
             ));
         }
-        if f.name().contains('.') {
+        if let Some(c) = f.name().chars().find(|c| matches!(c, '.' | '`')) {
             return Err(Error::invalid_record(format!(
-                "field name '{}' contains '.', which a stored column name cannot; rename the field",
+                "field name '{}' contains '{c}', which a stored column name cannot (Lance reads a column \
+                 name as a path); rename the field",
+                f.name()
+            )));
+        }
+        if lance_core::is_system_column(f.name()) {
+            return Err(Error::invalid_record(format!(
+                "field name '{}' is reserved by Lance for a row address column; rename the field",
                 f.name()
             )));
         }
