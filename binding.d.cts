@@ -19,12 +19,19 @@ export declare class NativeBucketStore {
    */
   putJson(json: string): number
   /**
+   * Appends NDJSON (one object per line) as one call, all or nothing; a refused line is
+   * named. Returns an ack as `putJson` does.
+   */
+  putNdjson(data: string | Uint8Array, maxRecordBytes: number): number
+  /**
    * Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
    * durable up to (often past `ack`, so one call can acknowledge many puts); for -1, with 0
    * once the buffer is back under its limit.
    */
   settle(ack: number): Promise<number>
   readJson(offset: number, limit?: number | undefined | null): Promise<string>
+  /** Records `[offset, offset+limit)` as an Arrow IPC stream, in the stored column types. */
+  readIpc(offset: number, limit?: number | undefined | null): Promise<Buffer>
   flush(): Promise<void>
   totalCount(): number
   /** Resolves with the new total once it exceeds `seen`, on close, or after `timeout` seconds. */
@@ -58,6 +65,13 @@ export declare function faultPoints(): Array<string>
 
 /** Prometheus text exposition of every bucket that has metrics enabled. */
 export declare function metricsText(): string
+
+export interface NativeBucketPart {
+  bucket: number
+  /** The bucket's lines, as NDJSON in input order. */
+  ndjson: Buffer
+  rows: number
+}
 
 export interface NativeCompaction {
   fragmentsRemoved: number
@@ -170,3 +184,9 @@ export interface NativeVersion {
   version: number
   timestampMs: number
 }
+
+/**
+ * Routes each NDJSON line by its top-level `column` (md5 of JavaScript's `String(value)`,
+ * modulo `numBuckets`); all or nothing, a bad line named. Parts come in bucket order.
+ */
+export declare function routeNdjson(data: string | Uint8Array, column: string, numBuckets: number, maxRecordBytes: number): Array<NativeBucketPart>

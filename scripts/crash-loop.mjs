@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Long kill -9 loop (npm run test:crash -- --rounds 1000 [--seed N] [--interval 0|0.1|both]).
-// Needs the compiled package (npm run build). Prints one summary line and exits non-zero if an
+// Needs the compiled package (npm run compile). Prints one summary line and exits non-zero if an
 // acknowledged record was lost or duplicated (or any other check failed).
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -16,7 +16,7 @@ const { values } = parseArgs({
   },
 })
 if (!distBuilt()) {
-  console.error('crash-loop: dist/ is missing; run `npm run build` (or scripts/setup.sh) first')
+  console.error('crash-loop: dist/ is missing; run `npm run compile` (or scripts/setup.sh) first')
   process.exit(2)
 }
 const rounds = Number(values.rounds)

@@ -54,6 +54,13 @@ if [[ -n "${need_root_msg:-}" || $rust_ok -eq 0 || $node_ok -eq 0 ]]; then
   exit 1
 fi
 
+# The test run checks formatting and lints; rustup's minimal profile has neither tool.
+if [[ $want_test -eq 1 ]] && ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
+  echo "setup: adding the rustfmt and clippy components (rustup)"
+  rustup component add rustfmt clippy >/dev/null 2>&1 || {
+    echo "setup: the test run needs cargo fmt and cargo clippy: rustup component add rustfmt clippy" >&2; exit 1; }
+fi
+
 if [[ $want_test -eq 1 ]] && ! { command -v promtool && command -v prometheus; } >/dev/null 2>&1; then
   echo "setup: installing prometheus (promtool checks the metrics text; the server scrapes serveMetrics in test/prometheus.test.ts)"
   apt_install prometheus || echo "setup: prometheus unavailable; the promtool check and the Prometheus server test will be skipped"

@@ -21,11 +21,12 @@ export const NATIVE_ERROR_CODES = [
   'WAL_IO',
   'LOCKED', // another writer holds the bucket (WAL off; with the WAL on: WAL_LOCKED)
   'BUCKET_FAILED', // an earlier I/O error stopped the bucket; close and reopen it
+  'MISSING_BUCKET_COLUMN', // a queue record lacks the bucket column (also raised in TypeScript)
   'INTERNAL',
 ] as const
 
 /** Codes only the TypeScript layer raises. */
-export const TS_ONLY_ERROR_CODES = ['MISSING_BUCKET_COLUMN', 'UNKNOWN_BACKEND'] as const
+export const TS_ONLY_ERROR_CODES = ['UNKNOWN_BACKEND'] as const
 
 /** Every `err.code` a StorageError / WALError can carry. */
 export const STORAGE_ERROR_CODES = [...NATIVE_ERROR_CODES, ...TS_ONLY_ERROR_CODES] as const

@@ -36,3 +36,20 @@ export function checkJsonText(json: string, count: number, limits: SizeLimits, r
     if (size > maxRecordBytes) throw tooLarge(`record ${i}`, size, maxRecordBytes, 'maxRecordBytes')
   }
 }
+
+/**
+ * Checks an NDJSON argument: its type, and its size against `maxBatchBytes` (each line's against
+ * `maxRecordBytes` is checked by the core, which sees the lines).
+ */
+export function checkNdjson(data: unknown, limits: SizeLimits): asserts data is Uint8Array | string {
+  let bytes: number
+  if (typeof data === 'string') {
+    if (data.length <= limits.maxBatchBytes / 3) return
+    bytes = data.length > limits.maxBatchBytes ? data.length : Buffer.byteLength(data)
+  } else if (data instanceof Uint8Array) {
+    bytes = data.byteLength
+  } else {
+    throw new StorageError('putNdjson expects a string, a Uint8Array or a Buffer of NDJSON', 'INVALID_RECORD')
+  }
+  if (bytes > limits.maxBatchBytes) throw tooLarge('a call of NDJSON', bytes, limits.maxBatchBytes, 'maxBatchBytes')
+}

@@ -335,6 +335,48 @@ export function backendContract(
       })
     })
 
+    describe('putNdjson (when the backend has it)', () => {
+      const ndjson = (rows: Rec[], sep = '\n') => rows.map((r) => JSON.stringify(r)).join(sep)
+
+      it('stores every line as a record, from a string, a Uint8Array or a Buffer', async () => {
+        const b = await create()
+        if (!b.putNdjson) return
+        await b.put(rec(0))
+        await b.putNdjson(ndjson(recs(1, 3)) + '\n')
+        await b.putNdjson(new TextEncoder().encode('\n' + ndjson(recs(4, 2), '\r\n\n')))
+        await b.putNdjson(Buffer.from(ndjson(recs(6, 2))))
+        await b.putNdjson('')
+        expect(await b.get()).toEqual(recs(0, 8))
+        expect(b.totalCount()).toBe(8)
+      })
+
+      it('refuses a call holding one bad line, naming it, and stores nothing of it', async () => {
+        const b = await create()
+        if (!b.putNdjson) return
+        await b.putNdjson(ndjson(recs(0, 2)))
+        const cases: Array<[string, number]> = [
+          [`${JSON.stringify(rec(2))}\n{"id": "k3", "n": }`, 2],
+          [`${JSON.stringify(rec(2))}\n\n[1, 2]`, 3],
+          [`${JSON.stringify(rec(2))}\n{"id": "k3",\n"n": 3}`, 2],
+          [`${JSON.stringify(rec(2))}, ${JSON.stringify(rec(3))}`, 1],
+          ['"text"', 1],
+        ]
+        for (const [text, line] of cases) {
+          const err = await b.putNdjson(text).then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+          expect(err, text).toBeInstanceOf(StorageError)
+          expect((err as StorageError).code, text).toBe('INVALID_RECORD')
+          expect((err as StorageError).message, text).toMatch(new RegExp(`^line ${line}:`))
+        }
+        await expectInvalid(b.putNdjson(42 as unknown as string))
+        expect(await b.get()).toEqual(recs(0, 2))
+        await b.putNdjson(JSON.stringify(rec(2)))
+        expect(await b.get()).toEqual(recs(0, 3))
+      })
+    })
+
     describe('bad input', () => {
       const circular = (): Row => {
         const r: Row = { ...rec(9) }

@@ -19,12 +19,13 @@ export async function ingest(a) {
     await c.open(dir)
     if (c.backend) watchBackend(c.backend())
     const capMs = a.timeCapSec * 1000
+    const inputs = c.prepare ? batches.map(c.prepare) : batches
     let done = 0
     let calls = 0
     const t0 = now()
-    for (const batch of batches) {
-      await c.write(batch)
-      done += batch.length
+    for (let i = 0; i < batches.length; i++) {
+      await c.write(inputs[i])
+      done += batches[i].length
       calls++
       touch()
       if (now() - t0 > capMs) break

@@ -11,9 +11,10 @@ export function isOurs(contender) {
   return contender in OURS
 }
 
-async function ours(contender, options, set, batchSize) {
+async function ours(contender, allOptions, set, batchSize) {
   const pst = await import('../../dist/index.js')
   const Cls = pst[OURS[contender]]
+  const { ndjson, ...options } = allOptions
   let b
   let dir
   return {
@@ -22,8 +23,10 @@ async function ours(contender, options, set, batchSize) {
       b = new Cls({ bucketId: 0, storagePath: d, ...options })
     },
     backend: () => b,
+    // With `ndjson`, each batch is handed over as NDJSON bytes, encoded untimed by `prepare`.
+    prepare: ndjson ? (batch) => Buffer.from(batch.map((r) => JSON.stringify(r)).join('\n')) : undefined,
     // Batch size 1 is the single-record `await put()` loop; every other size is putBatch.
-    write: batchSize === 1 ? (batch) => b.put(batch[0]) : (batch) => b.putBatch(batch),
+    write: ndjson ? (bytes) => b.putNdjson(bytes) : batchSize === 1 ? (batch) => b.put(batch[0]) : (batch) => b.putBatch(batch),
     async finish() {
       await b.flush()
     },

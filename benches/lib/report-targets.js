@@ -30,6 +30,7 @@ export function headline(res) {
       { label: 'ingest b1000, WAL 0.1 s ÷ better-sqlite3 NORMAL', value: ratioValue(w01, peer('sqlite-normal')), target: 1 },
       { label: 'ingest b1000, WAL 0 ÷ better-sqlite3 FULL', value: ratioValue(w0, peer('sqlite-full')), target: null },
       { label: 'ingest b1000, WAL off ÷ lmdb', value: ratioValue(off, peer('lmdb')), target: 1 },
+      { label: 'putNdjson b1000, WAL off ÷ better-sqlite3 NORMAL', value: ratioValue(rate(get(res.variants, 'p-off-ndjson', 'A', b)), peer('sqlite-normal')), target: 1.5 },
       { label: 'ingest b1000, WAL off ÷ classic-level', value: ratioValue(off, peer('level')), target: 1 },
       { label: 'put() loop, WAL off ÷ lancedb add of 1 row', value: ratioValue(rate(get(res.ingest, 'p-off', 'A', 1)), peer('lancedb', 1)), target: null },
       { label: 'durable 64 producers ÷ sqlite FULL single-row', value: ratioValue(d.ours?.acksPerSec, d['sqlite-full']?.acksPerSec), target: 20 },

@@ -76,6 +76,8 @@ export const VARIANTS = {
   'p-0.1-lz4': { label: 'Persisting WAL 0.1 s, lz4', contender: 'persisting', options: { enableWal: true, walSyncInterval: 0.1, compression: 'lz4' } },
   'p-0.1-snappy': { label: 'Persisting WAL 0.1 s, snappy', contender: 'persisting', options: { enableWal: true, walSyncInterval: 0.1, compression: 'snappy' } },
   'p-off-ft100k': { label: 'Persisting WAL off, flushThreshold 100k', contender: 'persisting', options: { flushThreshold: 100_000 } },
+  // The batch arrives as NDJSON bytes (an HTTP body, a Kafka message): encoded before the clock starts.
+  'p-off-ndjson': { label: 'Persisting WAL off, putNdjson of bytes', contender: 'persisting', options: { ndjson: true } },
 }
 export const OURS_B = ['memory', 'lance', 'p-off', 'p-0.1', 'p-0']
 export const PEERS = {

@@ -5,6 +5,7 @@
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { DEFAULT_BATCH_SIZE } from '../defaults.js'
 import { StorageError } from '../errors.js'
+import { parseNdjson } from '../ndjson.js'
 import { Notifier } from '../notifier.js'
 import { MEMORY_SCHEMA, type MemoryBackendOptions } from '../options/backend-options.js'
 import { checkOffsetLimit, checkOptions } from '../options/validate.js'
@@ -46,6 +47,15 @@ export class MemoryBackend implements StorageBackend {
     if (records.length === 0) return
     for (const r of records) this.rows.push(JSON.stringify(r))
     this.appended.notify()
+  }
+
+  /** NDJSON, one object per line, stored all or nothing (a bad line is named). */
+  async putNdjson(data: Uint8Array | string): Promise<void> {
+    this.assertOpen()
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      throw new StorageError('putNdjson expects a string, a Uint8Array or a Buffer of NDJSON', 'INVALID_RECORD')
+    }
+    await this.putBatch(parseNdjson(data))
   }
 
   async get(offset = 0, limit: number | null = null): Promise<Row[]> {

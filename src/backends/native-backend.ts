@@ -11,8 +11,9 @@ import { callNative, native, type NativeBucketStore, type NativeStats, type Nati
 import type { LanceBackendOptions } from '../options/backend-options.js'
 import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../options/validate.js'
 import { assertRecord, encodeRecords } from '../records.js'
-import { checkJsonText, type SizeLimits } from '../size-limits.js'
+import { checkJsonText, checkNdjson, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
+import { loadArrow, type ArrowTable } from '../arrow.js'
 import { GroupCommit } from './group-commit.js'
 import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
 import type { BackendCapabilities, BackendOptions, BackendStats, StorageBackend } from './types.js'
@@ -140,10 +141,24 @@ export abstract class NativeBackend implements StorageBackend {
     return json
   }
 
+  /**
+   * Raw NDJSON (one JSON object per line; blank lines skipped), as one call: no JS object is
+   * built. All or nothing: a bad line rejects the call with `INVALID_RECORD` naming its line.
+   */
+  async putNdjson(data: Uint8Array | string): Promise<void> {
+    checkNdjson(data, this.limits)
+    await this.acked(() => this.call((s) => s.putNdjson(data, this.limits.maxRecordBytes)))
+  }
+
   private putJson(json: string): Promise<void> {
+    return this.acked(() => this.call((s) => s.putJson(json)))
+  }
+
+  /** Waits for what a put's ack number asks: nothing, the group-commit fsync, or back-pressure. */
+  private acked(put: () => number): Promise<void> {
     let ack: number
     try {
-      ack = this.call((s) => s.putJson(json))
+      ack = put()
     } catch (err) {
       return Promise.reject(err)
     }
@@ -188,6 +203,18 @@ export abstract class NativeBackend implements StorageBackend {
       limit,
       block,
     )
+  }
+
+  /**
+   * Records `[offset, offset + limit)` as an Apache Arrow `Table` (the `apache-arrow` package,
+   * an optional peer dependency): the stored columns as they are, no JSON round trip. Int64
+   * columns read as `BigInt`, vectors as `FixedSizeList<Float32>`.
+   */
+  async getArrow(offset = 0, limit: number | null = null): Promise<ArrowTable> {
+    checkOffsetLimit(offset, limit)
+    const arrow = await loadArrow()
+    const ipc = await this.call((s) => s.readIpc(offset, limit ?? undefined))
+    return arrow.tableFromIPC(ipc)
   }
 
   /**

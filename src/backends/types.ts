@@ -35,6 +35,12 @@ export interface StorageBackend {
    * a whole call before any bucket stores its part (native backends implement it).
    */
   prepareBatch?(records: Row[]): unknown
+  /**
+   * Optional: NDJSON (one JSON object per line) stored as one call, all or nothing; a bad line
+   * rejects with `INVALID_RECORD` naming it. The native backends take it without building JS
+   * objects; the queue parses lines for a backend without it.
+   */
+  putNdjson?(data: Uint8Array | string): Promise<void>
 }
 
 /**

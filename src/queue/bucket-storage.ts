@@ -7,6 +7,7 @@ import type { BackendStats, StorageBackend } from '../backends/types.js'
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { QUEUE_STREAM_CHUNK } from '../defaults.js'
 import { StorageError } from '../errors.js'
+import { parseNdjson } from '../ndjson.js'
 import { Notifier } from '../notifier.js'
 import type { Row } from '../types.js'
 
@@ -75,6 +76,14 @@ export class BucketStorage {
   async putBatch(records: Row[]): Promise<void> {
     this.assertOpen()
     await this.backend.putBatch(records)
+    this.notifier.notify()
+  }
+
+  /** NDJSON as one call: the backend's own path when it has one, else parsed and put as a batch. */
+  async putNdjson(data: Uint8Array | string): Promise<void> {
+    this.assertOpen()
+    if (this.backend.putNdjson) await this.backend.putNdjson(data)
+    else await this.backend.putBatch(parseNdjson(data))
     this.notifier.notify()
   }
 

@@ -2,8 +2,11 @@
  * A topic as seen by one writer or reader: routing by bucket column plus access to the
  * shared BucketStorage objects of the system's StorageManager.
  */
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../defaults.js'
 import { StorageError } from '../errors.js'
+import { native } from '../native.js'
 import { assertRecord, label } from '../records.js'
+import { checkNdjson } from '../size-limits.js'
 import { bucketFor } from '../routing.js'
 import type { BackendStats } from '../backends/types.js'
 import type { Row } from '../types.js'
@@ -99,6 +102,30 @@ export class Queue {
     const buckets: Record<number, number> = {}
     for (const id of ids) buckets[id] = (buckets[id] ?? 0) + 1
     return { status: 'ok', count: ids.length, buckets }
+  }
+
+  /**
+   * NDJSON (one JSON object per line), routed by the bucket column in the core with the same
+   * md5 routing as `put`: no JavaScript object is built for a native backend. All or nothing
+   * like `putBatch`: a bad line (not an object, no bucket column, over `maxRecordBytes`)
+   * rejects the call, naming its line, before any bucket stores anything.
+   */
+  async putNdjson(data: Uint8Array | string): Promise<PutBatchResult> {
+    const bo = this.config.backendOptions
+    const maxRecordBytes = (bo.maxRecordBytes as number | undefined) ?? DEFAULT_MAX_RECORD_BYTES
+    checkNdjson(data, { maxRecordBytes, maxBatchBytes: (bo.maxBatchBytes as number | undefined) ?? DEFAULT_MAX_BATCH_BYTES })
+    const b = native()
+    const parts = b.routeNdjson(data, this.bucketColumn, this.config.numBuckets, maxRecordBytes)
+    const buckets: Record<number, number> = {}
+    let count = 0
+    const writes: Promise<void>[] = []
+    for (const part of parts) {
+      buckets[part.bucket] = part.rows
+      count += part.rows
+      writes.push(this.bucket(part.bucket).putNdjson(part.ndjson))
+    }
+    await settleAll(writes)
+    return { status: 'ok', count, buckets }
   }
 
   /**

@@ -33,6 +33,14 @@ export class QueueWriter<T extends object = Row> {
     return this.queue.putBatch(records as unknown as Row[])
   }
 
+  /**
+   * Raw NDJSON (an HTTP body, a Kafka message, a file): one JSON object per line, routed by the
+   * bucket column without building JavaScript objects. All or nothing; a bad line is named.
+   */
+  putNdjson(data: Uint8Array | string): Promise<PutBatchResult> {
+    return this.queue.putNdjson(data)
+  }
+
   flush(): Promise<void> {
     return this.queue.flush()
   }

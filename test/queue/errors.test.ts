@@ -1,19 +1,9 @@
 /** Rejections of bad records, options, topics and systems. */
-import { beforeEach, describe, expect, it } from 'vitest'
-import {
-  getBackendClass,
-  readQueue,
-  writeQueue,
-  type Row,
-  type System,
-} from '../../src/index.js'
-import { ArrayBackend, expectCode, rec, useQueueSystem } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { getBackendClass, readQueue, writeQueue, type Row, type System } from '../../src/index.js'
+import { ArrayBackend, expectCode, rec, system, useQueueSystem } from './helpers.js'
 
-const fixture = useQueueSystem()
-let system: System
-beforeEach(() => {
-  system = fixture.system
-})
+useQueueSystem()
 
 describe('errors', () => {
   it('a record without the bucket column is rejected, naming the column', async () => {

@@ -79,18 +79,20 @@ export class ArrayBackend implements StorageBackend {
   }
 }
 
-/** A fresh system and temporary directory for every test of the calling file; shut down afterwards. */
-export function useQueueSystem(): { system: System; dir: string } {
-  const ctx = {} as { system: System; dir: string }
+/** The current test's system and directory: live bindings that `useQueueSystem` sets per test. */
+export let system: System
+export let dir: string
+
+/** A fresh `system` and `dir` for every test of the calling file; shut down afterwards. */
+export function useQueueSystem(): void {
   beforeEach(async () => {
-    ctx.system = await createSystem()
-    ctx.dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pst-queue-'))
+    system = await createSystem()
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pst-queue-'))
     ArrayBackend.instances = []
   })
   afterEach(async () => {
     vi.restoreAllMocks()
-    await ctx.system.shutdown()
-    await fs.rm(ctx.dir, { recursive: true, force: true })
+    await system.shutdown()
+    await fs.rm(dir, { recursive: true, force: true })
   })
-  return ctx
 }

@@ -1,21 +1,10 @@
 /** Reading: visibility, offsets, rank/worldSize, waiting and streams. */
-import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import * as path from 'node:path'
-import {
-  StorageError,
-  bucketFor,
-  readQueue,
-  writeQueue,
-  type Row,
-  type System,
-} from '../../src/index.js'
-import { ArrayBackend, collect, rec, turns, useQueueSystem } from './helpers.js'
+import { StorageError, bucketFor, readQueue, writeQueue, type Row } from '../../src/index.js'
+import { ArrayBackend, collect, rec, system, turns, useQueueSystem } from './helpers.js'
 
-const fixture = useQueueSystem()
-let system: System
-beforeEach(() => {
-  system = fixture.system
-})
+useQueueSystem()
 
 describe('reading', () => {
   it('sees records as soon as put resolves, before any flush', async () => {

@@ -1,24 +1,10 @@
 /** The backend registry: built-ins, registerBackend, getBackendClass. */
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as pst from '../../src/index.js'
-import {
-  MemoryBackend,
-  bucketFor,
-  getBackendClass,
-  listBackends,
-  readQueue,
-  registerBackend,
-  writeQueue,
-  type System,
-} from '../../src/index.js'
-import { ArrayBackend, expectCode, rec, useQueueSystem } from './helpers.js'
+import { MemoryBackend, bucketFor, getBackendClass, listBackends, readQueue, registerBackend, writeQueue } from '../../src/index.js'
+import { ArrayBackend, dir, expectCode, rec, system, useQueueSystem } from './helpers.js'
 
-const fixture = useQueueSystem()
-let system: System
-let dir: string
-beforeEach(() => {
-  ;({ system, dir } = fixture)
-})
+useQueueSystem()
 
 describe('backend registry', () => {
   it('has memory, lance and persisting out of the box', () => {

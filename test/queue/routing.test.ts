@@ -1,20 +1,11 @@
 /** Routing by the bucket column (bucketFor) and writing through QueueWriter. */
-import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createHash } from 'node:crypto'
 import { md5Digest } from '../../src/md5.js'
-import {
-  bucketFor,
-  readQueue,
-  writeQueue,
-  type System,
-} from '../../src/index.js'
-import { ArrayBackend, expectCode, rec, useQueueSystem } from './helpers.js'
+import { bucketFor, readQueue, writeQueue } from '../../src/index.js'
+import { ArrayBackend, expectCode, rec, system, useQueueSystem } from './helpers.js'
 
-const fixture = useQueueSystem()
-let system: System
-beforeEach(() => {
-  system = fixture.system
-})
+useQueueSystem()
 
 describe('bucketFor', () => {
   it('matches Python int(md5(str(v)).hexdigest(), 16) % n', () => {

@@ -1,20 +1,10 @@
 /** The queue system: system.queue, the pst.queue namespace, shutdown. */
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as pst from '../../src/index.js'
-import {
-  bucketFor,
-  readQueue,
-  registerBackend,
-  writeQueue,
-  type System,
-} from '../../src/index.js'
-import { ArrayBackend, collect, expectCode, rec, turns, useQueueSystem } from './helpers.js'
+import { bucketFor, readQueue, registerBackend, writeQueue } from '../../src/index.js'
+import { ArrayBackend, collect, expectCode, rec, system, turns, useQueueSystem } from './helpers.js'
 
-const fixture = useQueueSystem()
-let system: System
-beforeEach(() => {
-  system = fixture.system
-})
+useQueueSystem()
 
 describe('system', () => {
   it('system.queue.write / read open the same topic', async () => {

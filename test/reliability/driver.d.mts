@@ -88,6 +88,8 @@ export interface KillLoopSummary {
 export declare function killLoop(o: {
   rounds: number
   walSyncInterval: number
+  /** Producers put batches as NDJSON bytes (putNdjson). */
+  ndjson?: boolean
   seed?: number
   roundsPerDir?: number
   makeDir: () => string

@@ -205,7 +205,7 @@ export function prng(seed) {
  * writing, sometimes while it is still opening/recovering), each followed by a reopen check.
  * A fresh bucket every `roundsPerDir` rounds keeps a round's cost flat in long runs.
  */
-export async function killLoop({ rounds, walSyncInterval, seed = Date.now(), roundsPerDir = 25, makeDir, onRound }) {
+export async function killLoop({ rounds, walSyncInterval, ndjson = false, seed = Date.now(), roundsPerDir = 25, makeDir, onRound }) {
   const rnd = prng(seed)
   const summary = { rounds: 0, acknowledged: 0, lost: 0, duplicated: 0, problems: [], seed }
   let ledger
@@ -222,6 +222,7 @@ export async function killLoop({ rounds, walSyncInterval, seed = Date.now(), rou
       maxWalSize: 4096, // WAL rotations (and the flushes they force) all the time
       producers: 1 + Math.floor(rnd() * 3),
       seed: Math.floor(rnd() * 2 ** 31),
+      ndjson,
     }
     const early = rnd() < 0.15
     const run = await runChild({

@@ -18,12 +18,12 @@ describe('kill -9 loop', () => {
     expect(distBuilt()).toBe(true)
   })
 
-  for (const walSyncInterval of [0, 0.1]) {
+  for (const [walSyncInterval, ndjson] of [[0, false], [0.1, false], [0, true]] as const) {
     it(
-      `walSyncInterval ${walSyncInterval}: ${ROUNDS} random SIGKILLs lose and duplicate nothing acknowledged`,
+      `walSyncInterval ${walSyncInterval}${ndjson ? ', batches as NDJSON bytes' : ''}: ${ROUNDS} random SIGKILLs lose and duplicate nothing acknowledged`,
       async () => {
         const seed = Number(process.env.PERSISTING_CRASH_SEED ?? Date.now())
-        const s = await killLoop({ rounds: ROUNDS, walSyncInterval, seed, makeDir: () => tmpDir('persisting-kill-') })
+        const s = await killLoop({ rounds: ROUNDS, walSyncInterval, ndjson, seed, makeDir: () => tmpDir('persisting-kill-') })
         expect(s.problems).toEqual([])
         expect({ lost: s.lost, duplicated: s.duplicated }).toEqual({ lost: 0, duplicated: 0 })
         // The writers got far enough for the kills to land inside real work.

@@ -20,12 +20,14 @@ pub enum ErrorCode {
     Locked,
     /// An earlier I/O error stopped the bucket; reopen it to reconcile from disk.
     BucketFailed,
+    /// A queue record lacks its topic's bucket column (raised by NDJSON routing).
+    MissingBucketColumn,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (the binding exposes them as `errorCodes()`).
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidRecord,
         ErrorCode::InvalidOption,
         ErrorCode::SchemaMismatch,
@@ -39,6 +41,7 @@ impl ErrorCode {
         ErrorCode::WalIo,
         ErrorCode::Locked,
         ErrorCode::BucketFailed,
+        ErrorCode::MissingBucketColumn,
         ErrorCode::Internal,
     ];
 
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::WalIo => "WAL_IO",
             ErrorCode::Locked => "LOCKED",
             ErrorCode::BucketFailed => "BUCKET_FAILED",
+            ErrorCode::MissingBucketColumn => "MISSING_BUCKET_COLUMN",
             ErrorCode::Internal => "INTERNAL",
         }
     }

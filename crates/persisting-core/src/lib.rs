@@ -12,6 +12,7 @@ pub mod lance_io;
 pub mod lock;
 mod memory;
 pub mod metrics;
+pub mod route;
 mod runtime;
 pub mod store;
 pub mod wal;

@@ -6,4 +6,5 @@ mod error;
 mod faults;
 mod metrics;
 mod options;
+mod routing;
 mod store;

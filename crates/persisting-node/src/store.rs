@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::{AsyncTask, Env, FromNapiValue, Task};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Env, FromNapiValue, Task};
 use napi_derive::napi;
 use persisting_core::{runtime, BucketStore, PutAck};
 
@@ -53,11 +53,20 @@ pub struct NativeBucketStore {
     scratch: std::sync::Mutex<Vec<u8>>,
 }
 
+/// The number a put returns to JavaScript for its ack (see `putJson`).
+fn ack_code(ack: PutAck) -> f64 {
+    match ack {
+        PutAck::Done => 0.0,
+        PutAck::Sync(lsn) => lsn as f64,
+        PutAck::Backpressure => -1.0,
+    }
+}
+
 /// Scratch buffers larger than this are released after use instead of kept.
 const SCRATCH_KEEP: usize = 16 << 20;
 
 /// A JavaScript string argument, read later straight into a caller's buffer.
-pub struct JsText {
+pub(crate) struct JsText {
     env: napi::sys::napi_env,
     value: napi::sys::napi_value,
 }
@@ -90,6 +99,37 @@ impl JsText {
         }
         unsafe { buf.set_len(written) };
         Ok(())
+    }
+}
+
+impl JsText {
+    /// Runs `f` on the bytes of a string (as UTF-8, read into `buf`) or of a `Uint8Array` or
+    /// `Buffer` (borrowed in place: the call is synchronous, so JavaScript cannot touch it).
+    pub(crate) fn with_bytes<R>(&self, buf: &mut Vec<u8>, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        use napi::sys;
+        let mut is_typed = false;
+        unsafe { sys::napi_is_typedarray(self.env, self.value, &mut is_typed) };
+        if !is_typed {
+            self.read_into(buf)?;
+            return Ok(f(buf));
+        }
+        let (mut kind, mut len, mut data) = (0, 0usize, std::ptr::null_mut());
+        let status = unsafe {
+            sys::napi_get_typedarray_info(
+                self.env,
+                self.value,
+                &mut kind,
+                &mut len,
+                &mut data,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
+            return Err(invalid_record("NDJSON must be a string, a Uint8Array or a Buffer"));
+        }
+        let bytes = if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(data as *const u8, len) } };
+        Ok(f(bytes))
     }
 }
 
@@ -166,11 +206,27 @@ impl NativeBucketStore {
             *scratch = Vec::new();
         }
         drop(scratch);
-        Ok(match result? {
-            PutAck::Done => 0.0,
-            PutAck::Sync(lsn) => lsn as f64,
-            PutAck::Backpressure => -1.0,
-        })
+        Ok(ack_code(result?))
+    }
+
+    /// Appends NDJSON (one object per line) as one call, all or nothing; a refused line is
+    /// named. Returns an ack as `putJson` does.
+    #[napi]
+    pub fn put_ndjson(
+        &self,
+        #[napi(ts_arg_type = "string | Uint8Array")] data: JsText,
+        max_record_bytes: f64,
+    ) -> Result<f64> {
+        let mut input = Vec::new();
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = &self.inner;
+        let max = if max_record_bytes >= 1.0 { max_record_bytes as usize } else { usize::MAX };
+        let result = data.with_bytes(&mut input, |bytes| guard(|| inner.put_ndjson(bytes, max, &mut scratch)))?;
+        if scratch.capacity() > SCRATCH_KEEP {
+            *scratch = Vec::new();
+        }
+        drop(scratch);
+        Ok(ack_code(result?))
     }
 
     /// Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
@@ -186,6 +242,14 @@ impl NativeBucketStore {
         let inner = self.inner.clone();
         let r = on_core(async move { inner.read_json(offset as u64, limit.map(|l| l as u64)).await }).await;
         Ok(Coded(r.and_then(utf8)))
+    }
+
+    /// Records `[offset, offset+limit)` as an Arrow IPC stream, in the stored column types.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub async fn read_ipc(&self, offset: f64, limit: Option<f64>) -> napi::Result<Coded<Buffer>> {
+        let inner = self.inner.clone();
+        let r = on_core(async move { inner.read_ipc(offset as u64, limit.map(|l| l as u64)).await }).await;
+        Ok(Coded(r.map(Buffer::from)))
     }
 
     #[napi(ts_return_type = "Promise<void>")]

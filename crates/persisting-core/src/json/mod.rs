@@ -13,6 +13,7 @@
 //! `vector` holding numbers becomes a `FixedSizeList<Float32, dim>` (as in lancedb).
 
 mod infer;
+mod ndjson;
 mod scan;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ use arrow_schema::SchemaRef;
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 
 pub use infer::{infer_rows, merge_schemas, merge_types, MergeMode, VECTOR_FIELD};
+pub use ndjson::{first_bad_line, ndjson_lines, ndjson_to_array};
 pub use scan::{split_rows, SplitRows};
 
 /// Decodes newline-separated rows with a known schema; unknown fields are errors.

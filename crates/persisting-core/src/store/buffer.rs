@@ -18,6 +18,16 @@ impl BucketStore {
         self.put_json_in_place(&mut bytes)
     }
 
+    /// Accepts NDJSON (one object per line) as one call: all of it or, refused with the line
+    /// named, none of it. `scratch` receives the JSON array the lines are put as.
+    pub fn put_ndjson(self: &Arc<Self>, input: &[u8], max_line_bytes: usize, scratch: &mut Vec<u8>) -> Result<PutAck> {
+        json::ndjson_to_array(input, max_line_bytes, scratch)?;
+        self.put_json_in_place(scratch).map_err(|e| match e.code {
+            ErrorCode::InvalidRecord | ErrorCode::SchemaMismatch => json::first_bad_line(input).unwrap_or(e),
+            _ => e,
+        })
+    }
+
     /// As `put_json`, for a caller-owned buffer (rewritten in place by the row split), so a
     /// binding can reuse one buffer for every call instead of allocating per batch.
     pub fn put_json_in_place(self: &Arc<Self>, bytes: &mut [u8]) -> Result<PutAck> {

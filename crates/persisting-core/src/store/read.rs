@@ -5,17 +5,42 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{Schema, SchemaRef};
 
 use super::state::{Chunk, RawRows};
 use super::BucketStore;
 use crate::conform::{conform_batch, fill_missing};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::json;
 use crate::lance_io;
 
 impl BucketStore {
     /// Records `[offset, offset+limit)` as one JSON array, from Lance and then the buffer.
     pub async fn read_json(&self, offset: u64, limit: Option<u64>) -> Result<Vec<u8>> {
+        let (parts, _) = self.read_batches(offset, limit).await?;
+        json::encode_batches(&parts)
+    }
+
+    /// Records `[offset, offset+limit)` as an Arrow IPC stream (schema, then the batches): the
+    /// stored columns as they are, so a reader in another language or library gets them
+    /// without a JSON round trip.
+    pub async fn read_ipc(&self, offset: u64, limit: Option<u64>) -> Result<Vec<u8>> {
+        let (parts, schema) = self.read_batches(offset, limit).await?;
+        let schema = parts.first().map(|b| b.schema()).or(schema).unwrap_or_else(|| Arc::new(Schema::empty()));
+        let mut out = Vec::new();
+        let mut w = StreamWriter::try_new(&mut out, &schema).code(ErrorCode::Internal, "starting an Arrow IPC stream")?;
+        for b in &parts {
+            w.write(b).code(ErrorCode::Internal, "writing an Arrow IPC batch")?;
+        }
+        w.finish().code(ErrorCode::Internal, "finishing an Arrow IPC stream")?;
+        drop(w);
+        Ok(out)
+    }
+
+    /// The batches holding `[offset, offset+limit)`, all in the bucket's current schema (also
+    /// returned, `None` for a bucket that never held a record).
+    async fn read_batches(&self, offset: u64, limit: Option<u64>) -> Result<(Vec<RecordBatch>, Option<SchemaRef>)> {
         if self.follows {
             self.refresh().await?;
         }
@@ -68,7 +93,7 @@ impl BucketStore {
                 }
             }
         }
-        json::encode_batches(&parts)
+        Ok((parts, schema))
     }
 
     /// Replaces raw rows a read had to decode by their batch, so later reads do not decode again.

@@ -486,3 +486,68 @@ fn keys_lance_cannot_name_are_refused_and_others_round_trip_everywhere() {
         assert_eq!(read(&s, 0, None), expected, "after reopen, evolve {evolve}");
     }
 }
+
+/// NDJSON is one call: stored whole (through the WAL) or, for a bad line, refused with the
+/// line named and nothing of it kept.
+#[test]
+fn ndjson_is_stored_whole_or_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.wal = Some(WalOptions::new(Duration::ZERO, 1 << 30));
+    let s = open(o.clone());
+    let mut scratch = Vec::new();
+    let text = "{\"id\":\"a\",\"n\":1}\r\n\n{\"id\":\"b\",\"n\":2.5,\"tags\":[\"x\"]}\n";
+    let ack = s.put_ndjson(text.as_bytes(), 1 << 20, &mut scratch).unwrap();
+    if let PutAck::Sync(lsn) = ack {
+        s.sync_wal_blocking(lsn).unwrap();
+    }
+    for (bad, line) in [("{\"id\":\"c\",\"n\":3}\n{\"id\":tru}\n", 2), ("{\"id\":\"c\",\"n\":3}\n\n\n[1]", 4)] {
+        let e = s.put_ndjson(bad.as_bytes(), 1 << 20, &mut scratch).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRecord);
+        assert!(e.message.starts_with(&format!("line {line}:")), "{e}");
+    }
+    let e = s.put_ndjson(b"{\"id\":\"c\",\"n\":\"text\"}", 1 << 20, &mut scratch).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SchemaMismatch, "{e}");
+    let expected = vec![json!({"id": "a", "n": 1.0, "tags": null}), json!({"id": "b", "n": 2.5, "tags": ["x"]})];
+    assert_eq!(read(&s, 0, None), expected);
+    runtime().block_on(s.close()).unwrap();
+    let s = open(o);
+    assert_eq!(read(&s, 0, None), expected);
+}
+
+/// Arrow IPC out: the same rows as the JSON read, flushed and buffered alike, in the stored types.
+#[test]
+fn ipc_reads_hold_the_rows_json_reads_hold() {
+    use arrow_array::{Array, Float64Array, Int64Array, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.evolve_schema = true;
+    let s = open(o);
+    let ipc = |offset, limit| {
+        let bytes = runtime().block_on(s.read_ipc(offset, limit)).unwrap();
+        let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+        let schema = reader.schema();
+        let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+        arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+    };
+    assert_eq!(ipc(0, None).num_rows(), 0);
+    put(&s, rows(0..50)).unwrap();
+    flush(&s);
+    put(&s, json!([{"id": "k50", "n": 50, "x": 50.5, "tag": "late"}])).unwrap();
+    put(&s, rows(51..60)).unwrap();
+    let all = ipc(0, None);
+    assert_eq!(all.num_rows(), 60);
+    let ids = all.column_by_name("id").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    let n = all.column_by_name("n").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    let x = all.column_by_name("x").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+    let tag = all.column_by_name("tag").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+    for i in 0..60 {
+        assert_eq!((ids.value(i), n.value(i), x.value(i)), (format!("k{i}").as_str(), i as i64, i as f64 + 0.5));
+        assert_eq!(tag.is_null(i), i != 50, "row {i}");
+    }
+    let mid = ipc(45, Some(10));
+    assert_eq!(mid.num_rows(), 10);
+    let n = mid.column_by_name("n").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!(n.values().to_vec(), (45..55).collect::<Vec<i64>>());
+    assert_eq!(ipc(100, Some(5)).num_rows(), 0);
+}
