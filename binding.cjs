@@ -840,3 +840,4 @@ module.exports.defaultOptions = nativeBinding.defaultOptions
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.faultPoints = nativeBinding.faultPoints
 module.exports.metricsText = nativeBinding.metricsText
+module.exports.routeNdjson = nativeBinding.routeNdjson

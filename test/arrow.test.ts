@@ -3,17 +3,15 @@
  * data (vega-datasets cars: strings, integers, floats with nulls). Rows must equal what the JSON
  * read returns (Int64 columns come back as BigInt), flushed and buffered rows alike.
  */
-import * as fs from 'node:fs'
-import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
+import { vegaJson } from './helpers/datasets.js'
 import { LanceBackend } from '../src/backends/lance.js'
 import { PersistingBackend } from '../src/backends/persisting.js'
 import type { Row } from '../src/types.js'
 import { StorageError } from '../src/errors.js'
 import { tmpDir } from './helpers/tmp.js'
 
-const require = createRequire(import.meta.url)
-const cars: Row[] = JSON.parse(fs.readFileSync(require.resolve('vega-datasets/data/cars.json'), 'utf8'))
+const cars = vegaJson<Row>('cars.json')
 
 /** A Table's rows as plain objects, BigInt as number (what JSON carries). */
 function plainRows(table: { toArray(): Array<{ toJSON(): Record<string, unknown> }> }): Row[] {
@@ -36,7 +34,7 @@ describe('getArrow', () => {
       await b.putBatch(cars.slice(300))
       const table = await b.getArrow()
       expect(table.numRows).toBe(cars.length)
-      expect(table.schema.fields.map((f) => f.name)).toEqual(Object.keys(cars[0]))
+      expect(table.schema.fields.map((f) => f.name).sort()).toEqual(Object.keys(cars[0]).sort())
       expect(String(table.schema.fields.find((f) => f.name === 'Cylinders')?.type)).toBe('Int64')
       expect(String(table.schema.fields.find((f) => f.name === 'Miles_per_Gallon')?.type)).toBe('Float64')
       expect(typeof table.get(0)?.Cylinders).toBe('bigint')

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../defaults.js'
 import { StorageError } from '../errors.js'
-import { native } from '../native.js'
+import { callNative, native } from '../native.js'
 import { assertRecord, label } from '../records.js'
 import { checkNdjson } from '../size-limits.js'
 import { bucketFor } from '../routing.js'
@@ -114,8 +114,7 @@ export class Queue {
     const bo = this.config.backendOptions
     const maxRecordBytes = (bo.maxRecordBytes as number | undefined) ?? DEFAULT_MAX_RECORD_BYTES
     checkNdjson(data, { maxRecordBytes, maxBatchBytes: (bo.maxBatchBytes as number | undefined) ?? DEFAULT_MAX_BATCH_BYTES })
-    const b = native()
-    const parts = b.routeNdjson(data, this.bucketColumn, this.config.numBuckets, maxRecordBytes)
+    const parts = callNative(() => native().routeNdjson(data, this.bucketColumn, this.config.numBuckets, maxRecordBytes))
     const buckets: Record<number, number> = {}
     let count = 0
     const writes: Promise<void>[] = []

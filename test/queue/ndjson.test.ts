@@ -4,14 +4,12 @@
  * putBatch of the parsed records would have put there, in order; a bad line refuses the whole
  * call, named, before any bucket stores anything.
  */
-import * as fs from 'node:fs'
-import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
+import { vegaJson } from '../helpers/datasets.js'
 import { bucketFor, writeQueue, type Row } from '../../src/index.js'
 import { ArrayBackend, dir, expectCode, system, useQueueSystem } from './helpers.js'
 
-const require = createRequire(import.meta.url)
-const cars: Row[] = JSON.parse(fs.readFileSync(require.resolve('vega-datasets/data/cars.json'), 'utf8'))
+const cars = vegaJson<Row>('cars.json')
 const ndjson = (rows: Row[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n'
 
 useQueueSystem()

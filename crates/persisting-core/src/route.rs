@@ -33,7 +33,8 @@ pub fn route_ndjson(input: &[u8], column: &str, buckets: u32, max_line_bytes: us
                 line.len()
             )));
         }
-        let value: Value = serde_json::from_slice(line).map_err(|e| line_error(ErrorCode::InvalidRecord, no, &e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(line).map_err(|e| line_error(ErrorCode::InvalidRecord, no, &e.to_string()))?;
         let Value::Object(map) = value else {
             return Err(line_error(ErrorCode::InvalidRecord, no, "a line must hold one JSON object"));
         };
@@ -110,7 +111,13 @@ pub fn js_number_text(x: f64) -> String {
         return "0".into();
     }
     if !x.is_finite() {
-        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let sign = if x < 0.0 { "-" } else { "" };
     // Rust's `{:e}` is the shortest representation that round-trips: d[.ddd]e<exp>.
@@ -195,7 +202,10 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidRecord);
         let e = route_ndjson(b"{\"k\":1}\n{\"k\":", "k", 4, 1 << 20).unwrap_err();
         assert!(e.message.starts_with("line 2:"), "{e}");
-        assert_eq!(route_ndjson(b"{\"k\":1}\n{\"k\":2,\"v\":\"xxxxxxxx\"}", "k", 4, 10).unwrap_err().code, ErrorCode::InvalidRecord);
+        assert_eq!(
+            route_ndjson(b"{\"k\":1}\n{\"k\":2,\"v\":\"xxxxxxxx\"}", "k", 4, 10).unwrap_err().code,
+            ErrorCode::InvalidRecord
+        );
         // Numbers route by their JavaScript text: 1.0 and 1 are one key.
         assert_eq!(route_ndjson(b"{\"k\":1.0}\n{\"k\":1}", "k", 64, 1 << 20).unwrap().len(), 1);
     }

@@ -66,7 +66,7 @@ fn ack_code(ack: PutAck) -> f64 {
 const SCRATCH_KEEP: usize = 16 << 20;
 
 /// A JavaScript string argument, read later straight into a caller's buffer.
-pub(crate) struct JsText {
+pub struct JsText {
     env: napi::sys::napi_env,
     value: napi::sys::napi_value,
 }

@@ -122,7 +122,10 @@ mod tests {
 
     #[test]
     fn joins_lines_skipping_blank_ones_and_line_ends() {
-        assert_eq!(array("{\"a\":1}\r\n\n  {\"a\":\"x\\\"}\"}\n").unwrap(), (2, "[{\"a\":1},{\"a\":\"x\\\"}\"}]".into()));
+        assert_eq!(
+            array("{\"a\":1}\r\n\n  {\"a\":\"x\\\"}\"}\n").unwrap(),
+            (2, "[{\"a\":1},{\"a\":\"x\\\"}\"}]".into())
+        );
         assert_eq!(array("\u{feff}{\"a\":[1,{\"b\":2}]}").unwrap(), (1, "[{\"a\":[1,{\"b\":2}]}]".into()));
         assert_eq!(array("").unwrap(), (0, "[]".into()));
         assert_eq!(array("\n \n").unwrap(), (0, "[]".into()));
@@ -154,7 +157,10 @@ mod tests {
 
     #[test]
     fn names_the_first_line_that_does_not_parse() {
-        assert_eq!(first_bad_line(b"{\"a\":1}\n{\"a\":tru}\n{\"a\":x}").unwrap().message.split(':').next(), Some("line 2"));
+        assert_eq!(
+            first_bad_line(b"{\"a\":1}\n{\"a\":tru}\n{\"a\":x}").unwrap().message.split(':').next(),
+            Some("line 2")
+        );
         assert!(first_bad_line(b"{\"a\":1}\n\n{\"b\":[]}").is_none());
     }
 }

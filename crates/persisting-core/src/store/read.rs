@@ -29,7 +29,8 @@ impl BucketStore {
         let (parts, schema) = self.read_batches(offset, limit).await?;
         let schema = parts.first().map(|b| b.schema()).or(schema).unwrap_or_else(|| Arc::new(Schema::empty()));
         let mut out = Vec::new();
-        let mut w = StreamWriter::try_new(&mut out, &schema).code(ErrorCode::Internal, "starting an Arrow IPC stream")?;
+        let mut w =
+            StreamWriter::try_new(&mut out, &schema).code(ErrorCode::Internal, "starting an Arrow IPC stream")?;
         for b in &parts {
             w.write(b).code(ErrorCode::Internal, "writing an Arrow IPC batch")?;
         }
