@@ -23,7 +23,7 @@ fn records_json(start: usize, n: usize) -> Vec<u8> {
             i % 100_000,
             i,
             i as f64 * 0.25 + 0.125,
-            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"[..64].to_string(),
+            &"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"[..64],
             (i / 60) % 60,
             i % 60
         ));
