@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prebuild.sh
 bin=$(ls "$PWD"/npm/*/persisting.*.node | head -1)
-export NAPI_RS_NATIVE_LIBRARY_PATH="$bin"
+export PERSISTING_NATIVE_LIBRARY_PATH="$bin"
 export PERSISTING_BENCH_BUILD="release (thin LTO, stripped): ${bin#$PWD/}"
 node benches/run.js "$@"

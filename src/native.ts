@@ -17,7 +17,11 @@ export function native(): typeof Binding {
   if (binding) return binding
   if (loadError === undefined) {
     try {
-      binding = require('../binding.cjs') as typeof Binding
+      // A given addon file (the benchmarks point this at the release build in npm/<platform>/).
+      // napi-rs's NAPI_RS_NATIVE_LIBRARY_PATH would also redirect every other napi-rs package
+      // in the process, @lancedb/lancedb included.
+      const file = process.env.PERSISTING_NATIVE_LIBRARY_PATH
+      binding = require(file ? file : '../binding.cjs') as typeof Binding
       return binding
     } catch (err) {
       loadError = err
@@ -43,7 +47,7 @@ function missingBinaryMessage(err: unknown): string {
     `(looked for persisting.${platformSuffix()}.node next to binding.cjs and the package ${pkg}). ` +
     `If ${pkg} exists for your platform, reinstall without --omit=optional / --no-optional; ` +
     `otherwise build from source: clone the repository, install Rust (rustup.rs), run \`npm run setup\`, ` +
-    `and set NAPI_RS_NATIVE_LIBRARY_PATH to the built .node file. Loader error: ${cause}`
+    `and set PERSISTING_NATIVE_LIBRARY_PATH to the built .node file. Loader error: ${cause}`
   )
 }
 

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StorageError, WALError } from '../src/errors.js'
 import { callNative } from '../src/native.js'
@@ -116,5 +119,24 @@ describe('stats shaping', () => {
     const s = shapeStats('persisting', 2, '/data/b2', failedOpenStats(2, '/data/b2', new StorageError('held elsewhere', 'WAL_LOCKED')))
     expect(s).toMatchObject({ bucketId: 2, totalCount: 0, bufferCount: 0, persistedCount: 0, backend: 'persisting', walEnabled: false })
     expect(s.failed).toBe('the bucket could not be opened: held elsewhere')
+  })
+})
+
+describe('PERSISTING_NATIVE_LIBRARY_PATH', () => {
+  // A child process imports the built package, so the variable is read at load time as a user's would be.
+  const load = (file: string) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', "const p = await import('./dist/index.js'); console.log(p.faultPoints().length)"], {
+      cwd: path.resolve(__dirname, '..'),
+      env: { ...process.env, PERSISTING_NATIVE_LIBRARY_PATH: file },
+      encoding: 'utf8',
+    })
+
+  it('loads the addon from the given file, and only from it', () => {
+    const built = fs.readdirSync(path.resolve(__dirname, '..')).find((f) => /^persisting\..*\.node$/.test(f))
+    expect(built, 'the addon built by setup').toBeDefined()
+    expect(load(path.resolve(__dirname, '..', built!)).status).toBe(0)
+    const bad = load('/nonexistent/persisting.node')
+    expect(bad.status).not.toBe(0)
+    expect(bad.stderr).toMatch(/native addon could not be loaded/)
   })
 })
