@@ -839,5 +839,6 @@ module.exports.NativeBucketStore = nativeBinding.NativeBucketStore
 module.exports.defaultOptions = nativeBinding.defaultOptions
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.faultPoints = nativeBinding.faultPoints
+module.exports.ipcToNdjson = nativeBinding.ipcToNdjson
 module.exports.metricsText = nativeBinding.metricsText
 module.exports.routeNdjson = nativeBinding.routeNdjson

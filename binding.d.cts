@@ -63,6 +63,12 @@ export declare function errorCodes(): Array<string>
  */
 export declare function faultPoints(): Array<string>
 
+/**
+ * An Arrow IPC stream or file as NDJSON lines; values a record cannot hold are refused
+ * (`INVALID_RECORD`, naming the column).
+ */
+export declare function ipcToNdjson(data: Uint8Array): Buffer
+
 /** Prometheus text exposition of every bucket that has metrics enabled. */
 export declare function metricsText(): string
 

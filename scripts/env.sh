@@ -30,3 +30,15 @@ if [[ -z "${PROTOC:-}" ]]; then
   fi
   export PROTOC="$protoc_dir/bin/protoc" PROTOC_INCLUDE="$protoc_dir/include"
 fi
+
+# Clippy lints our two crates while they compile: clippy-driver is the rustc of workspace members
+# only, so the lints cost no second (check-mode) build of Lance and DataFusion, and every build
+# (setup, tests, prebuild) shares one fingerprint. scripts/rust-lints.sh fails on any warning.
+use_clippy_driver() {
+  local driver
+  [[ -n "${RUSTC_WORKSPACE_WRAPPER:-}" ]] && return 0
+  driver=$(rustup which clippy-driver 2>/dev/null) || driver=$(command -v clippy-driver 2>/dev/null) || return 0
+  "$driver" -V >/dev/null 2>&1 && export RUSTC_WORKSPACE_WRAPPER="$driver"
+  return 0
+}
+use_clippy_driver

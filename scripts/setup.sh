@@ -54,11 +54,14 @@ if [[ -n "${need_root_msg:-}" || $rust_ok -eq 0 || $node_ok -eq 0 ]]; then
   exit 1
 fi
 
-# The test run checks formatting and lints; rustup's minimal profile has neither tool.
-if [[ $want_test -eq 1 ]] && ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
+# The test run checks formatting and lints; rustup's minimal profile has neither tool. Every
+# build gets clippy (scripts/env.sh), so that the addon built here is the one the tests reuse.
+if ! { cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1; then
   echo "setup: adding the rustfmt and clippy components (rustup)"
-  rustup component add rustfmt clippy >/dev/null 2>&1 || {
-    echo "setup: the test run needs cargo fmt and cargo clippy: rustup component add rustfmt clippy" >&2; exit 1; }
+  if ! rustup component add rustfmt clippy >/dev/null 2>&1 && [[ $want_test -eq 1 ]]; then
+    echo "setup: the test run needs cargo fmt and cargo clippy: rustup component add rustfmt clippy" >&2; exit 1
+  fi
+  use_clippy_driver
 fi
 
 if [[ $want_test -eq 1 ]] && ! { command -v promtool && command -v prometheus; } >/dev/null 2>&1; then

@@ -6,11 +6,8 @@ source scripts/env.sh
 
 # napi builds with an explicit --target; testing with the same one shares every compiled crate.
 host=$(rustc -vV | sed -n 's/^host: //p')
-echo "== cargo fmt --check"
-cargo fmt --all --check
-
-echo "== cargo clippy (warnings are errors; the same as npm run lint)"
-cargo clippy -p persisting-core -p persisting-node --target "$host" --all-targets --quiet -- -D warnings
+echo "== rustfmt and clippy (warnings are errors; the same as npm run lint)"
+bash scripts/rust-lints.sh
 
 echo "== cargo test (persisting-core)"
 cargo test -p persisting-core --target "$host" --quiet

@@ -14,7 +14,9 @@ export function isOurs(contender) {
 async function ours(contender, allOptions, set, batchSize) {
   const pst = await import('../../dist/index.js')
   const Cls = pst[OURS[contender]]
-  const { ndjson, ...options } = allOptions
+  const { ndjson, arrow, ...options } = allOptions
+  // With `arrow`, each batch is handed over as Arrow IPC bytes (tableToIPC of tableFromJSON).
+  const { tableFromJSON, tableToIPC } = arrow ? await import('apache-arrow') : {}
   let b
   let dir
   return {
@@ -24,9 +26,19 @@ async function ours(contender, allOptions, set, batchSize) {
     },
     backend: () => b,
     // With `ndjson`, each batch is handed over as NDJSON bytes, encoded untimed by `prepare`.
-    prepare: ndjson ? (batch) => Buffer.from(batch.map((r) => JSON.stringify(r)).join('\n')) : undefined,
+    prepare: ndjson
+      ? (batch) => Buffer.from(batch.map((r) => JSON.stringify(r)).join('\n'))
+      : arrow
+        ? (batch) => tableToIPC(tableFromJSON(batch), 'stream')
+        : undefined,
     // Batch size 1 is the single-record `await put()` loop; every other size is putBatch.
-    write: ndjson ? (bytes) => b.putNdjson(bytes) : batchSize === 1 ? (batch) => b.put(batch[0]) : (batch) => b.putBatch(batch),
+    write: ndjson
+      ? (bytes) => b.putNdjson(bytes)
+      : arrow
+        ? (ipc) => b.putArrow(ipc)
+        : batchSize === 1
+          ? (batch) => b.put(batch[0])
+          : (batch) => b.putBatch(batch),
     async finish() {
       await b.flush()
     },

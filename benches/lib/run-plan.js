@@ -78,6 +78,8 @@ export const VARIANTS = {
   'p-off-ft100k': { label: 'Persisting WAL off, flushThreshold 100k', contender: 'persisting', options: { flushThreshold: 100_000 } },
   // The batch arrives as NDJSON bytes (an HTTP body, a Kafka message): encoded before the clock starts.
   'p-off-ndjson': { label: 'Persisting WAL off, putNdjson of bytes', contender: 'persisting', options: { ndjson: true } },
+  // The batch arrives as Arrow IPC bytes (from DuckDB, Polars, pyarrow): made before the clock starts.
+  'p-off-arrow': { label: 'Persisting WAL off, putArrow of IPC bytes', contender: 'persisting', options: { arrow: true } },
 }
 export const OURS_B = ['memory', 'lance', 'p-off', 'p-0.1', 'p-0']
 export const PEERS = {

@@ -2,6 +2,7 @@
  * In-process backend without persistence: the reference implementation of StorageBackend
  * and the queue's default.
  */
+import { arrowToNdjson, type ArrowInput } from '../arrow.js'
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { DEFAULT_BATCH_SIZE } from '../defaults.js'
 import { StorageError } from '../errors.js'
@@ -56,6 +57,12 @@ export class MemoryBackend implements StorageBackend {
       throw new StorageError('putNdjson expects a string, a Uint8Array or a Buffer of NDJSON', 'INVALID_RECORD')
     }
     await this.putBatch(parseNdjson(data))
+  }
+
+  /** An apache-arrow Table or RecordBatch, or Arrow IPC bytes, stored like `putNdjson`. */
+  async putArrow(data: ArrowInput): Promise<void> {
+    this.assertOpen()
+    await this.putNdjson(await arrowToNdjson(data))
   }
 
   async get(offset = 0, limit: number | null = null): Promise<Row[]> {

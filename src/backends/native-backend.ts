@@ -13,7 +13,7 @@ import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../o
 import { assertRecord, encodeRecords } from '../records.js'
 import { checkJsonText, checkNdjson, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
-import { loadArrow, type ArrowTable } from '../arrow.js'
+import { arrowToNdjson, loadArrow, type ArrowInput, type ArrowTable } from '../arrow.js'
 import { GroupCommit } from './group-commit.js'
 import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
 import type { BackendCapabilities, BackendOptions, BackendStats, StorageBackend } from './types.js'
@@ -148,6 +148,14 @@ export abstract class NativeBackend implements StorageBackend {
   async putNdjson(data: Uint8Array | string): Promise<void> {
     checkNdjson(data, this.limits)
     await this.acked(() => this.call((s) => s.putNdjson(data, this.limits.maxRecordBytes)))
+  }
+
+  /**
+   * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: converted to NDJSON lines in the
+   * core and stored like `putNdjson` (same schema as the record path, all or nothing).
+   */
+  async putArrow(data: ArrowInput): Promise<void> {
+    await this.putNdjson(await arrowToNdjson(data))
   }
 
   private putJson(json: string): Promise<void> {

@@ -3,6 +3,7 @@
  * lives here rather than in the backends so that blocking readers wake on any backend,
  * including user-registered ones that know nothing about waiting.
  */
+import { loadArrow, type ArrowTable } from '../arrow.js'
 import type { BackendStats, StorageBackend } from '../backends/types.js'
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { QUEUE_STREAM_CHUNK } from '../defaults.js'
@@ -89,6 +90,14 @@ export class BucketStorage {
 
   get(offset: number, limit: number | null): Promise<Row[]> {
     return this.backend.get(offset, limit)
+  }
+
+  /** The backend's own Arrow read (native backends), else its rows through `tableFromJSON`. */
+  async getArrow(offset: number, limit: number | null): Promise<ArrowTable> {
+    const own = (this.backend as { getArrow?: (offset: number, limit: number | null) => Promise<ArrowTable> }).getArrow
+    if (typeof own === 'function') return own.call(this.backend, offset, limit)
+    const [arrow, rows] = await Promise.all([loadArrow(), this.backend.get(offset, limit)])
+    return rows.length === 0 ? new arrow.Table() : arrow.tableFromJSON(rows as Array<Record<string, unknown>>)
   }
 
   /**

@@ -3,6 +3,7 @@
  * bucket. Waiting uses the buckets' notifiers (plus one timer only when a timeout is given),
  * never a polling loop.
  */
+import { loadArrow, type ArrowTable } from '../arrow.js'
 import { deadlineAfter, readOrWait, type ChangeFeed } from '../blocking-read.js'
 import { DEFAULT_GET_LIMIT, QUEUE_STREAM_CHUNK } from '../defaults.js'
 import { waitForAny } from '../notifier.js'
@@ -100,6 +101,40 @@ export class QueueReader<T extends object = Row> {
     check(limit, nonNegativeInt, 'limit')
     const deadline = deadlineAfter(timeoutMs(timeout))
     return (await this.exclusive(() => this.take(limit, wait, deadline, signal))).rows as unknown as T[]
+  }
+
+  /**
+   * The next records as an apache-arrow `Table`, taking and advancing offsets exactly as `get`
+   * does (same options). One call reads one bucket (the next in round-robin order that has
+   * records), so every Table has that bucket's one schema; call again for the others.
+   */
+  async getArrow(options: ReaderGetOptions = {}): Promise<ArrowTable> {
+    const { limit = DEFAULT_GET_LIMIT, wait = false, timeout, signal } = options
+    check(limit, nonNegativeInt, 'limit')
+    const arrow = await loadArrow()
+    const deadline = deadlineAfter(timeoutMs(timeout))
+    const taken = await this.exclusive(() =>
+      limit === 0 || (wait && this.queue.storage.closed)
+        ? Promise.resolve(undefined)
+        : readOrWait(() => this.readArrowAvailable(limit), this.feed, { wait, deadline, signal, isEmpty: (t) => t === undefined }),
+    )
+    return taken ?? new arrow.Table()
+  }
+
+  private async readArrowAvailable(limit: number): Promise<ArrowTable | undefined> {
+    const epoch = this.epoch
+    const n = this.bucketIds.length
+    const start = this.cursor
+    this.cursor = n === 0 ? 0 : (this.cursor + 1) % n
+    for (let k = 0; k < n; k++) {
+      const bucketId = this.bucketIds[(start + k) % n]
+      const offset = this.offsets.get(bucketId) ?? 0
+      const table = await this.queue.readBucket(bucketId).getArrow(offset, limit)
+      if (table.numRows === 0) continue
+      if (epoch === this.epoch) this.offsets.set(bucketId, offset + table.numRows)
+      return table
+    }
+    return undefined
   }
 
   async *getStream(options: ReaderStreamOptions = {}): AsyncGenerator<T, void, undefined> {

@@ -1,4 +1,5 @@
 /** The producer handle returned by writeQueue. */
+import type { ArrowInput } from '../arrow.js'
 import type { Row } from '../types.js'
 import type { PutBatchResult, PutResult, Queue, QueueStats } from './queue.js'
 
@@ -39,6 +40,14 @@ export class QueueWriter<T extends object = Row> {
    */
   putNdjson(data: Uint8Array | string): Promise<PutBatchResult> {
     return this.queue.putNdjson(data)
+  }
+
+  /**
+   * An apache-arrow Table or RecordBatch, or Arrow IPC bytes (stream or file): rows become
+   * NDJSON lines in the core and are routed like `putNdjson`; same Lance schema as `putBatch`.
+   */
+  putArrow(data: ArrowInput): Promise<PutBatchResult> {
+    return this.queue.putArrow(data)
   }
 
   flush(): Promise<void> {

@@ -2,11 +2,12 @@
  * QueueWriter.putNdjson: raw NDJSON routed by the bucket column in the core, on real data
  * (vega-datasets cars: string and number keys, nulls). Each bucket must hold exactly what
  * putBatch of the parsed records would have put there, in order; a bad line refuses the whole
- * call, named, before any bucket stores anything.
+ * call, named, before any bucket stores anything. QueueWriter.putArrow takes the same path.
  */
+import { tableFromJSON } from 'apache-arrow'
 import { describe, expect, it } from 'vitest'
 import { vegaJson } from '../helpers/datasets.js'
-import { bucketFor, writeQueue, type Row } from '../../src/index.js'
+import { bucketFor, readQueue, writeQueue, type Row } from '../../src/index.js'
 import { ArrayBackend, dir, expectCode, system, useQueueSystem } from './helpers.js'
 
 const cars = vegaJson<Row>('cars.json')
@@ -72,4 +73,51 @@ describe('QueueWriter.putNdjson', () => {
       expect(b.rows).toEqual(cars.slice(0, 50).filter((c) => bucketFor(c.Origin, 3) === b.options.bucketId))
     }
   })
+})
+
+describe('QueueWriter.putArrow', () => {
+  it('routes an Arrow table of the cars by a string key exactly as putBatch would, all or nothing', async () => {
+    const w = await writeQueue(system, 'cars-arrow', { bucketColumn: 'Origin', numBuckets: 3, backend: 'persisting', storagePath: dir })
+    const result = await w.putArrow(tableFromJSON(cars as Array<Record<string, unknown>>))
+    expect(result.count).toBe(cars.length)
+    for (let id = 0; id < 3; id++) {
+      const expected = cars.filter((c) => bucketFor(c.Origin, 3) === id)
+      expect(result.buckets[id] ?? 0).toBe(expected.length)
+      expect(await w.queue.bucket(id).get(0, null), `bucket ${id}`).toEqual(expected)
+    }
+    const noKey = tableFromJSON([{ Name: 'a', Origin: 'USA' }, { Name: 'b' }])
+    expect((await expectCode(w.putArrow(noKey), 'MISSING_BUCKET_COLUMN')).message).toMatch(/^line 2: .*'Origin'/)
+    expect((await w.stats()).totalCount).toBe(cars.length)
+  })
+})
+
+describe('QueueReader.getArrow', () => {
+  for (const backend of ['persisting', 'memory'] as const) {
+    it(`${backend}: takes each bucket's next rows as one Table, advancing offsets like get, and waits like get`, async () => {
+      const w = await writeQueue(system, `arrow-read-${backend}`, { bucketColumn: 'Origin', numBuckets: 3, backend, storagePath: dir })
+      await w.putBatch(cars)
+      const r = await readQueue(system, `arrow-read-${backend}`)
+      const seen: Row[] = []
+      for (;;) {
+        const t = await r.getArrow({ limit: 100 })
+        if (t.numRows === 0) break
+        expect(t.numRows).toBeLessThanOrEqual(100)
+        const rows = t.toArray().map((x) => JSON.parse(JSON.stringify(x.toJSON(), (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))) as Row)
+        expect(new Set(rows.map((x) => bucketFor(x.Origin, 3))).size, 'one bucket per Table').toBe(1)
+        seen.push(...rows)
+      }
+      expect(seen).toHaveLength(cars.length)
+      const key = (c: Row) => JSON.stringify([c.Name, c.Year, c.Horsepower, c.Acceleration])
+      expect(seen.map(key).sort()).toEqual(cars.map(key).sort())
+      expect(Object.values(r.getOffsets()).reduce((a, b) => a + b, 0)).toBe(cars.length)
+      expect((await r.getArrow({ limit: 0 })).numRows).toBe(0)
+
+      const waiting = r.getArrow({ wait: true, timeout: 30 })
+      await w.put({ ...cars[0], Name: 'late' })
+      const late = await waiting
+      expect(late.numRows).toBe(1)
+      expect(late.get(0)?.Name).toBe('late')
+      expect((await r.getArrow({ wait: true, timeout: 0.05 })).numRows).toBe(0)
+    })
+  }
 })

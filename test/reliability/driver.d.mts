@@ -90,6 +90,8 @@ export declare function killLoop(o: {
   walSyncInterval: number
   /** Producers put batches as NDJSON bytes (putNdjson). */
   ndjson?: boolean
+  /** Producers put batches as apache-arrow Tables (putArrow). */
+  arrow?: boolean
   seed?: number
   roundsPerDir?: number
   makeDir: () => string

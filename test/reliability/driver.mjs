@@ -205,7 +205,7 @@ export function prng(seed) {
  * writing, sometimes while it is still opening/recovering), each followed by a reopen check.
  * A fresh bucket every `roundsPerDir` rounds keeps a round's cost flat in long runs.
  */
-export async function killLoop({ rounds, walSyncInterval, ndjson = false, seed = Date.now(), roundsPerDir = 25, makeDir, onRound }) {
+export async function killLoop({ rounds, walSyncInterval, ndjson = false, arrow = false, seed = Date.now(), roundsPerDir = 25, makeDir, onRound }) {
   const rnd = prng(seed)
   const summary = { rounds: 0, acknowledged: 0, lost: 0, duplicated: 0, problems: [], seed }
   let ledger
@@ -223,6 +223,7 @@ export async function killLoop({ rounds, walSyncInterval, ndjson = false, seed =
       producers: 1 + Math.floor(rnd() * 3),
       seed: Math.floor(rnd() * 2 ** 31),
       ndjson,
+      arrow,
     }
     const early = rnd() < 0.15
     const run = await runChild({

@@ -18,12 +18,20 @@ describe('kill -9 loop', () => {
     expect(distBuilt()).toBe(true)
   })
 
-  for (const [walSyncInterval, ndjson] of [[0, false], [0.1, false], [0, true]] as const) {
+  for (const [walSyncInterval, input] of [[0, 'records'], [0.1, 'records'], [0, 'ndjson'], [0, 'arrow']] as const) {
+    const as = { records: '', ndjson: ', batches as NDJSON bytes', arrow: ', batches as Arrow tables' }[input]
     it(
-      `walSyncInterval ${walSyncInterval}${ndjson ? ', batches as NDJSON bytes' : ''}: ${ROUNDS} random SIGKILLs lose and duplicate nothing acknowledged`,
+      `walSyncInterval ${walSyncInterval}${as}: ${ROUNDS} random SIGKILLs lose and duplicate nothing acknowledged`,
       async () => {
         const seed = Number(process.env.PERSISTING_CRASH_SEED ?? Date.now())
-        const s = await killLoop({ rounds: ROUNDS, walSyncInterval, ndjson, seed, makeDir: () => tmpDir('persisting-kill-') })
+        const s = await killLoop({
+          rounds: ROUNDS,
+          walSyncInterval,
+          ndjson: input === 'ndjson',
+          arrow: input === 'arrow',
+          seed,
+          makeDir: () => tmpDir('persisting-kill-'),
+        })
         expect(s.problems).toEqual([])
         expect({ lost: s.lost, duplicated: s.duplicated }).toEqual({ lost: 0, duplicated: 0 })
         // The writers got far enough for the kills to land inside real work.

@@ -12,6 +12,7 @@
 //! holds any of them exactly); arrays are lists of those. Only a top-level field named
 //! `vector` holding numbers becomes a `FixedSizeList<Float32, dim>` (as in lancedb).
 
+mod arrow_in;
 mod infer;
 mod ndjson;
 mod scan;
@@ -24,6 +25,7 @@ use arrow_schema::SchemaRef;
 
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 
+pub use arrow_in::ipc_to_ndjson;
 pub use infer::{infer_rows, merge_schemas, merge_types, MergeMode, VECTOR_FIELD};
 pub use ndjson::{first_bad_line, ndjson_lines, ndjson_to_array};
 pub use scan::{split_rows, SplitRows};

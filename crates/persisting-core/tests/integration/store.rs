@@ -551,3 +551,29 @@ fn ipc_reads_hold_the_rows_json_reads_hold() {
     assert_eq!(n.values().to_vec(), (45..55).collect::<Vec<i64>>());
     assert_eq!(ipc(100, Some(5)).num_rows(), 0);
 }
+
+/// Arrow IPC in: what one store reads out as IPC, another stores through the NDJSON path with
+/// its WAL (sync on every put, never flushed) and holds after a reopen, row for row.
+#[test]
+fn ipc_out_of_one_store_goes_into_another_through_its_wal() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut ao = opts(a_dir.path());
+    ao.evolve_schema = true;
+    let a = open(ao);
+    put(&a, rows(0..40)).unwrap();
+    flush(&a);
+    put(&a, json!([{"id": "v", "n": 7, "x": 0.25, "vector": [0.1, -2.5, 3.0]}])).unwrap();
+    let ipc = runtime().block_on(a.read_ipc(0, None)).unwrap();
+    let mut lines = Vec::new();
+    assert_eq!(persisting_core::json::ipc_to_ndjson(&ipc, &mut lines).unwrap(), 41);
+
+    let mut o = opts(b_dir.path());
+    o.wal = Some(WalOptions::new(Duration::ZERO, 1 << 30));
+    let b = open(o.clone());
+    if let PutAck::Sync(lsn) = b.put_ndjson(&lines, 1 << 20, &mut Vec::new()).unwrap() {
+        b.sync_wal_blocking(lsn).unwrap();
+    }
+    drop(b); // no flush, no close: only the WAL holds the rows
+    let b = open(o);
+    assert_eq!(read(&b, 0, None), read(&a, 0, None));
+}
