@@ -12,26 +12,67 @@ export type ArrowInput = ArrowTable | ArrowRecordBatch | Uint8Array
 type ArrowModule = typeof import('apache-arrow')
 
 let loaded: Promise<ArrowModule> | undefined
+/** The module once loaded, so Arrow input can be converted without yielding (keeps call order). */
+let loadedModule: ArrowModule | undefined
+
+/**
+ * Set while apache-arrow is being loaded. Puts issued meanwhile wait behind it (`afterArrowLoad`)
+ * so that a first `putArrow` of a Table, which must wait for the module, is not overtaken by
+ * puts made after it: every put reaches the core in call order.
+ */
+let loading: Promise<unknown> | undefined
 
 export function loadArrow(): Promise<ArrowModule> {
-  loaded ??= import('apache-arrow').catch((err: unknown) => {
-    loaded = undefined
-    throw new StorageError("the Arrow API needs the 'apache-arrow' package: npm install apache-arrow", 'INTERNAL', { cause: err })
-  })
+  if (loaded === undefined) {
+    loaded = import('apache-arrow').then(
+      (m) => {
+        loadedModule = m
+        loading = undefined
+        return m
+      },
+      (err: unknown) => {
+        loaded = undefined
+        loading = undefined
+        throw new StorageError("the Arrow API needs the 'apache-arrow' package: npm install apache-arrow", 'INTERNAL', { cause: err })
+      },
+    )
+    loading = loaded
+  }
   return loaded
 }
 
+/** Runs `put` now, or once apache-arrow has loaded if a load is under way (see `loading`). */
+export function afterArrowLoad<T>(put: () => Promise<T>): Promise<T> {
+  return loading === undefined ? put() : loading.then(put, put)
+}
+
 /**
- * Arrow input as NDJSON lines, converted in the core (no JavaScript object per row), for the
- * NDJSON put paths: same schema inference, WAL, routing and all-or-nothing checks. Values a
- * record cannot hold (NaN, binary, decimals, ...) reject the call naming the column.
+ * Converts Arrow input to NDJSON lines in the core (no JavaScript object per row) and hands them
+ * to `put` (an NDJSON put path: same schema inference, WAL, routing and all-or-nothing checks).
+ * Values a record cannot hold (NaN, binary, decimals, ...) reject the call naming the column.
+ *
+ * `put` runs synchronously whenever it can (IPC bytes, or apache-arrow already loaded), so puts
+ * reach the core in call order, as `putBatch` does. Only a Table before apache-arrow is loaded
+ * waits; it then runs first among the puts made meanwhile (they wait in `afterArrowLoad`).
  */
-export async function arrowToNdjson(data: ArrowInput): Promise<Uint8Array> {
+export function withNdjsonOf<T>(data: ArrowInput, put: (ndjson: Uint8Array) => Promise<T>): Promise<T> {
+  if (loading !== undefined || (loadedModule === undefined && !(data instanceof Uint8Array))) {
+    // Registered on the load promise itself, ahead of the puts that wait behind it.
+    return loadArrow().then(() => put(toNdjson(data)))
+  }
+  try {
+    return put(toNdjson(data))
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+function toNdjson(data: ArrowInput): Uint8Array {
   let ipc: Uint8Array
   if (data instanceof Uint8Array) {
     ipc = data
   } else {
-    const arrow = await loadArrow()
+    const arrow = loadedModule!
     if (data instanceof arrow.Table) ipc = arrow.tableToIPC(data, 'stream')
     else if (data instanceof arrow.RecordBatch) ipc = arrow.tableToIPC(new arrow.Table(data), 'stream')
     else {

@@ -84,6 +84,9 @@ const ROOT_TYPES = [
   'WaitOutcome',
   'MetricsServer',
   'ServeMetricsOptions',
+  'ArrowInput',
+  'ArrowRecordBatch',
+  'ArrowTable',
 ]
 
 const sorted = (names: Iterable<string>) => [...names].sort()

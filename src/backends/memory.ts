@@ -2,7 +2,7 @@
  * In-process backend without persistence: the reference implementation of StorageBackend
  * and the queue's default.
  */
-import { arrowToNdjson, type ArrowInput } from '../arrow.js'
+import { afterArrowLoad, withNdjsonOf, type ArrowInput } from '../arrow.js'
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { DEFAULT_BATCH_SIZE } from '../defaults.js'
 import { StorageError } from '../errors.js'
@@ -33,14 +33,20 @@ export class MemoryBackend implements StorageBackend {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
   }
 
-  async put(record: Row): Promise<void> {
-    this.assertOpen()
-    assertRecord(record)
-    this.rows.push(JSON.stringify(record))
-    this.appended.notify()
+  put(record: Row): Promise<void> {
+    return afterArrowLoad(async () => {
+      this.assertOpen()
+      assertRecord(record)
+      this.rows.push(JSON.stringify(record))
+      this.appended.notify()
+    })
   }
 
-  async putBatch(records: Row[]): Promise<void> {
+  putBatch(records: Row[]): Promise<void> {
+    return afterArrowLoad(async () => this.putBatchNow(records))
+  }
+
+  private putBatchNow(records: Row[]): void {
     this.assertOpen()
     if (!Array.isArray(records)) throw new StorageError('putBatch expects an array of records', 'INVALID_RECORD')
     // Validate everything before storing anything, so a rejected batch leaves no trace.
@@ -62,7 +68,7 @@ export class MemoryBackend implements StorageBackend {
   /** An apache-arrow Table or RecordBatch, or Arrow IPC bytes, stored like `putNdjson`. */
   async putArrow(data: ArrowInput): Promise<void> {
     this.assertOpen()
-    await this.putNdjson(await arrowToNdjson(data))
+    await withNdjsonOf(data, (nd) => this.putNdjson(nd))
   }
 
   async get(offset = 0, limit: number | null = null): Promise<Row[]> {

@@ -13,7 +13,7 @@ import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../o
 import { assertRecord, encodeRecords } from '../records.js'
 import { checkJsonText, checkNdjson, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
-import { arrowToNdjson, loadArrow, type ArrowInput, type ArrowTable } from '../arrow.js'
+import { afterArrowLoad, loadArrow, withNdjsonOf, type ArrowInput, type ArrowTable } from '../arrow.js'
 import { GroupCommit } from './group-commit.js'
 import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
 import type { BackendCapabilities, BackendOptions, BackendStats, StorageBackend } from './types.js'
@@ -154,8 +154,8 @@ export abstract class NativeBackend implements StorageBackend {
    * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: converted to NDJSON lines in the
    * core and stored like `putNdjson` (same schema as the record path, all or nothing).
    */
-  async putArrow(data: ArrowInput): Promise<void> {
-    await this.putNdjson(await arrowToNdjson(data))
+  putArrow(data: ArrowInput): Promise<void> {
+    return withNdjsonOf(data, (nd) => this.putNdjson(nd))
   }
 
   private putJson(json: string): Promise<void> {
@@ -164,6 +164,10 @@ export abstract class NativeBackend implements StorageBackend {
 
   /** Waits for what a put's ack number asks: nothing, the group-commit fsync, or back-pressure. */
   private acked(put: () => number): Promise<void> {
+    return afterArrowLoad(() => this.ackedNow(put))
+  }
+
+  private ackedNow(put: () => number): Promise<void> {
     let ack: number
     try {
       ack = put()

@@ -2,7 +2,7 @@
  * A topic as seen by one writer or reader: routing by bucket column plus access to the
  * shared BucketStorage objects of the system's StorageManager.
  */
-import { arrowToNdjson, type ArrowInput } from '../arrow.js'
+import { withNdjsonOf, type ArrowInput } from '../arrow.js'
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../defaults.js'
 import { StorageError } from '../errors.js'
 import { callNative, native } from '../native.js'
@@ -132,8 +132,8 @@ export class Queue {
    * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: converted to NDJSON lines in the
    * core, then routed and stored exactly like `putNdjson` (all or nothing).
    */
-  async putArrow(data: ArrowInput): Promise<PutBatchResult> {
-    return this.putNdjson(await arrowToNdjson(data))
+  putArrow(data: ArrowInput): Promise<PutBatchResult> {
+    return withNdjsonOf(data, (nd) => this.putNdjson(nd))
   }
 
   /**

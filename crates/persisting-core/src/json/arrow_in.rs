@@ -13,7 +13,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float16Type, Float32Type, Float64Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_ipc::reader::{FileReader, StreamReader};
-use arrow_json::LineDelimitedWriter;
+use arrow_json::writer::LineDelimited;
+use arrow_json::WriterBuilder;
 use arrow_schema::{DataType, Field, SchemaRef};
 
 use crate::error::{Error, ErrorCode, Result, ResultExt};
@@ -29,16 +30,42 @@ pub fn ipc_to_ndjson(ipc: &[u8], out: &mut Vec<u8>) -> Result<usize> {
         check_type(field.name(), field)?;
     }
     let mut rows = 0;
-    let mut writer = LineDelimitedWriter::new(out);
+    // Explicit nulls: an Arrow row has every column, so a null is a value (as `k: null` in a
+    // record: it routes like one and the memory backend keeps the key), not a missing key.
+    let mut writer = WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(out);
     for batch in &batches {
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             check_values(field.name(), column, rows)?;
         }
-        writer.write(batch).code(ErrorCode::InvalidRecord, "writing Arrow rows as JSON")?;
+        let batch = null_columns_as_text(batch)?;
+        writer.write(&batch).code(ErrorCode::InvalidRecord, "writing Arrow rows as JSON")?;
         rows += batch.num_rows();
     }
     writer.finish().code(ErrorCode::InvalidRecord, "writing Arrow rows as JSON")?;
     Ok(rows)
+}
+
+/// arrow-json leaves out a column of type Null even with explicit nulls; as all-null text it
+/// prints `"k":null` in every row, as a record with `k: null` would.
+fn null_columns_as_text(batch: &RecordBatch) -> Result<std::borrow::Cow<'_, RecordBatch>> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| f.data_type() == &DataType::Null) {
+        return Ok(std::borrow::Cow::Borrowed(batch));
+    }
+    let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| match f.data_type() {
+            DataType::Null => {
+                (Field::new(f.name(), DataType::Utf8, true), arrow_array::new_null_array(&DataType::Utf8, c.len()))
+            }
+            _ => (f.as_ref().clone(), c.clone()),
+        })
+        .unzip();
+    RecordBatch::try_new(std::sync::Arc::new(arrow_schema::Schema::new(fields)), columns)
+        .map(std::borrow::Cow::Owned)
+        .code(ErrorCode::Internal, "retyping null columns")
 }
 
 fn read_ipc(ipc: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -101,6 +128,13 @@ fn check_type(path: &str, field: &Field) -> Result<()> {
 /// `first_row` numbers rows across batches in messages.
 fn check_values(path: &str, column: &ArrayRef, first_row: usize) -> Result<()> {
     let non_finite = |row: usize, v: f64| {
+        let v = if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
         refused(
             path,
             &format!("has {v} at row {}, which JSON cannot carry (it would be stored as null)", first_row + row),
@@ -185,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_of_every_batch_become_lines_with_nulls_left_out() {
+    fn rows_of_every_batch_become_lines_with_explicit_nulls() {
         let a = batch(vec![
             ("id", Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef),
             ("name", Arc::new(StringArray::from(vec![Some("x"), Some("y\"z")])) as ArrayRef),
@@ -196,7 +230,10 @@ mod tests {
         ]);
         let (n, text) = ndjson(&stream(&[a.clone(), b])).unwrap();
         assert_eq!(n, 3);
-        assert_eq!(text, "{\"id\":1,\"name\":\"x\"}\n{\"name\":\"y\\\"z\"}\n{\"id\":9223372036854775807}\n");
+        assert_eq!(
+            text,
+            "{\"id\":1,\"name\":\"x\"}\n{\"id\":null,\"name\":\"y\\\"z\"}\n{\"id\":9223372036854775807,\"name\":null}\n"
+        );
 
         let mut file = Vec::new();
         let mut w = FileWriter::try_new(&mut file, &a.schema()).unwrap();
@@ -221,6 +258,8 @@ mod tests {
         let e = ndjson(&stream(&[nan])).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRecord);
         assert!(e.to_string().contains("'x' has NaN at row 1"), "{e}");
+        let inf = batch(vec![("x", Arc::new(Float64Array::from(vec![f64::NEG_INFINITY])) as ArrayRef)]);
+        assert!(ndjson(&stream(&[inf])).unwrap_err().to_string().contains("'x' has -Infinity at row 0"));
 
         let big = batch(vec![("n", Arc::new(UInt64Array::from(vec![u64::MAX])) as ArrayRef)]);
         assert!(ndjson(&stream(&[big])).unwrap_err().to_string().contains("'n' has 18446744073709551615 at row 0"));
@@ -231,6 +270,13 @@ mod tests {
         )
         .unwrap();
         assert!(ndjson(&stream(&[bytes])).unwrap_err().to_string().contains("'b' has type Binary"));
+
+        let nulls = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("k", DataType::Null, true), Field::new("v", DataType::Int64, true)])),
+            vec![Arc::new(arrow_array::NullArray::new(1)), Arc::new(Int64Array::from(vec![5]))],
+        )
+        .unwrap();
+        assert_eq!(ndjson(&stream(&[nulls])).unwrap().1, "{\"k\":null,\"v\":5}\n");
 
         let e = ndjson(b"not arrow").unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRecord);
