@@ -84,7 +84,10 @@ fi
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci"
   # npm ci refuses a lock file that lacks other platforms' optional packages; install then.
-  npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || {
+    echo "setup: npm ci refused the lock file; npm install"
+    npm install --no-audit --no-fund --loglevel=error
+  }
 fi
 
 echo "setup: building the native addon (cargo target: $CARGO_TARGET_DIR)"

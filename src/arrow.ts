@@ -15,35 +15,24 @@ let loaded: Promise<ArrowModule> | undefined
 /** The module once loaded, so Arrow input can be converted without yielding (keeps call order). */
 let loadedModule: ArrowModule | undefined
 
-/**
- * Set while apache-arrow is being loaded. Puts issued meanwhile wait behind it (`afterArrowLoad`)
- * so that a first `putArrow` of a Table, which must wait for the module, is not overtaken by
- * puts made after it: every put reaches the core in call order.
- */
-let loading: Promise<unknown> | undefined
-
 export function loadArrow(): Promise<ArrowModule> {
-  if (loaded === undefined) {
-    loaded = import('apache-arrow').then(
-      (m) => {
-        loadedModule = m
-        loading = undefined
-        return m
-      },
-      (err: unknown) => {
-        loaded = undefined
-        loading = undefined
-        throw new StorageError("the Arrow API needs the 'apache-arrow' package: npm install apache-arrow", 'INTERNAL', { cause: err })
-      },
-    )
-    loading = loaded
-  }
+  loaded ??= import('apache-arrow').then(
+    (m) => (loadedModule = m),
+    (err: unknown) => {
+      loaded = undefined
+      throw new StorageError("the Arrow API needs the 'apache-arrow' package: npm install apache-arrow", 'INTERNAL', { cause: err })
+    },
+  )
   return loaded
 }
 
-/** Runs `put` now, or once apache-arrow has loaded if a load is under way (see `loading`). */
+/**
+ * Runs `put` now, or, while apache-arrow is being loaded, once it has: a first `putArrow` of a
+ * Table must wait for the module, and puts made after it must not overtake it (every put
+ * reaches the core in call order).
+ */
 export function afterArrowLoad<T>(put: () => Promise<T>): Promise<T> {
-  return loading === undefined ? put() : loading.then(put, put)
+  return loaded !== undefined && loadedModule === undefined ? loaded.then(put, put) : put()
 }
 
 /**
@@ -56,7 +45,7 @@ export function afterArrowLoad<T>(put: () => Promise<T>): Promise<T> {
  * waits; it then runs first among the puts made meanwhile (they wait in `afterArrowLoad`).
  */
 export function withNdjsonOf<T>(data: ArrowInput, put: (ndjson: Uint8Array) => Promise<T>): Promise<T> {
-  if (loading !== undefined || (loadedModule === undefined && !(data instanceof Uint8Array))) {
+  if (loadedModule === undefined && (loaded !== undefined || !(data instanceof Uint8Array))) {
     // Registered on the load promise itself, ahead of the puts that wait behind it.
     return loadArrow().then(() => put(toNdjson(data)))
   }
