@@ -841,4 +841,5 @@ module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.faultPoints = nativeBinding.faultPoints
 module.exports.ipcToNdjson = nativeBinding.ipcToNdjson
 module.exports.metricsText = nativeBinding.metricsText
+module.exports.routeIpc = nativeBinding.routeIpc
 module.exports.routeNdjson = nativeBinding.routeNdjson

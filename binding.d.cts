@@ -24,12 +24,33 @@ export declare class NativeBucketStore {
    */
   putNdjson(data: string | Uint8Array, maxRecordBytes: number): number
   /**
+   * Appends records whose `Float32Array`/`Float64Array` fields come as raw bytes (`vectors`)
+   * next to the JSON of every other field; the vectors never become text. Returns an ack as
+   * `putJson` does.
+   */
+  putJsonVectors(json: string, vectors: Array<NativeVectors>): number
+  /**
+   * Appends an Arrow IPC stream or file as one call, kept as Arrow into the buffer and the WAL
+   * (no JSON); all or nothing, a refused column named. Returns an ack as `putJson` does.
+   */
+  putIpc(data: Uint8Array): number
+  /**
    * Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
    * durable up to (often past `ack`, so one call can acknowledge many puts); for -1, with 0
    * once the buffer is back under its limit.
    */
   settle(ack: number): Promise<number>
   readJson(offset: number, limit?: number | undefined | null): Promise<string>
+  /**
+   * `readJson`, with the vector columns made from typed arrays apart as raw bytes (left out
+   * of the JSON text), so reads hand them back as the same typed arrays.
+   */
+  readRows(offset: number, limit?: number | undefined | null): Promise<NativeRows>
+  /**
+   * `readRows` done at once, for a tailing reader at the head: null unless every row of
+   * the range is still in this writer's buffer (then no thread hop and no Lance read).
+   */
+  readBuffered(offset: number, limit: number): NativeRows | null
   /** Records `[offset, offset+limit)` as an Arrow IPC stream, in the stored column types. */
   readIpc(offset: number, limit?: number | undefined | null): Promise<Buffer>
   flush(): Promise<void>
@@ -40,7 +61,8 @@ export declare class NativeBucketStore {
   versions(): Promise<Array<NativeVersion>>
   checkout(version: number): Promise<NativeBucketStore>
   compact(): Promise<NativeCompaction>
-  search(column: string, vector: Array<number>, k: number): Promise<string>
+  /** The `k` nearest rows to `vector` in `column`, nearest first, as `readRows` gives rows. */
+  search(column: string, vector: Array<number>, k: number): Promise<NativeRows>
   createIndex(column: string): Promise<void>
   close(): Promise<void>
 }
@@ -101,6 +123,19 @@ export interface NativeDefaults {
   walRecoveryMode: 'pointInTime' | 'absolute'
   /** Bytes. */
   maxBufferBytes: number
+}
+
+export interface NativeIpcPart {
+  bucket: number
+  /** The bucket's rows as an Arrow IPC stream, in input order. */
+  ipc: Buffer
+  rows: number
+}
+
+/** Rows read: the JSON array of every field but the typed-array vectors, which come as raw bytes. */
+export interface NativeRows {
+  json: string
+  vectors: Array<NativeVectors>
 }
 
 export interface NativeStats {
@@ -184,12 +219,39 @@ export interface NativeStoreOptions {
    * default 64 MiB.
    */
   maxBufferBytes?: number
+  /**
+   * Top-level fields stored as float32 vectors (`FixedSizeList<Float32, dim>`), by name:
+   * dimension, an integer from 1 to 2^31-1. Default none (only `vector` and typed arrays).
+   */
+  vectorColumns?: Record<string, number>
+}
+
+/** One vector field of a batch as raw little-endian floats (row-major, `dim` a row). */
+export interface NativeVectors {
+  name: string
+  dim: number
+  /** Float64 values instead of Float32. */
+  f64: boolean
+  data: Buffer
+  /** One byte a row, 0 = the record has no vector there (null); absent = every row has one. */
+  present?: Buffer
+  /**
+   * From number arrays (a `vector` or declared field), not typed arrays: stored without the
+   * typed-array mark, so reads give number arrays back. Default false.
+   */
+  plain?: boolean
 }
 
 export interface NativeVersion {
   version: number
   timestampMs: number
 }
+
+/**
+ * Routes the rows of an Arrow IPC stream or file by `column` as `routeNdjson` routes lines;
+ * all or nothing. Parts come in bucket order.
+ */
+export declare function routeIpc(data: Uint8Array, column: string, numBuckets: number): Array<NativeIpcPart>
 
 /**
  * Routes each NDJSON line by its top-level `column` (md5 of JavaScript's `String(value)`,

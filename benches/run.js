@@ -15,7 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { rmrf } from './lib/util.js'
 import { buildMarkdown, buildSvg } from './lib/report.js'
-import { argv, MATCH, only, opt, OURS, OURS_B, PEERS, PLAN, VARIANTS, want, WRITE } from './lib/run-plan.js'
+import { argv, MATCH, only, opt, OURS, OURS_B, OURS_TYPED, PEERS, PLAN, VARIANTS, want, WRITE } from './lib/run-plan.js'
 import { cpuAccount, errors, runCase, skipped } from './lib/run-cases.js'
 import { cpuBusy, machine, machineCpu, procCpu } from './lib/run-machine.js'
 import { measureDurable, measureIngest, measureLatency, measurePeers, measurePhysical, measureRead, setupRedis } from './lib/run-sections.js'
@@ -42,7 +42,7 @@ const results = {
 
 // ---------------------------------------------------------------------------------------------
 function writeReport(res) {
-  const md = buildMarkdown(res, { OURS, VARIANTS, PEERS, MATCH, OURS_B })
+  const md = buildMarkdown(res, { OURS, VARIANTS, PEERS, MATCH, OURS_B, OURS_TYPED })
   console.log('\n' + md.markdown)
   if (WRITE) {
     fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), md.markdown)

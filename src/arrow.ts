@@ -36,40 +36,38 @@ export function afterArrowLoad<T>(put: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Converts Arrow input to NDJSON lines in the core (no JavaScript object per row) and hands them
- * to `put` (an NDJSON put path: same schema inference, WAL, routing and all-or-nothing checks).
- * Values a record cannot hold (NaN, binary, decimals, ...) reject the call naming the column.
+ * Hands Arrow input to `put` as IPC bytes (`toIpc`), or, with `asNdjson`, as NDJSON lines made
+ * in the core (for backends that take NDJSON but not Arrow). Values a record cannot hold (NaN,
+ * binary, decimals, ...) reject the call naming the column.
  *
  * `put` runs synchronously whenever it can (IPC bytes, or apache-arrow already loaded), so puts
  * reach the core in call order, as `putBatch` does. Only a Table before apache-arrow is loaded
  * waits; it then runs first among the puts made meanwhile (they wait in `afterArrowLoad`).
  */
-export function withNdjsonOf<T>(data: ArrowInput, put: (ndjson: Uint8Array) => Promise<T>): Promise<T> {
+export function withArrowInput<T>(data: ArrowInput, put: (bytes: Uint8Array) => Promise<T>, asNdjson = false): Promise<T> {
+  const convert = () => (asNdjson ? toNdjson(toIpc(data)) : toIpc(data))
   if (loadedModule === undefined && (loaded !== undefined || !(data instanceof Uint8Array))) {
     // Registered on the load promise itself, ahead of the puts that wait behind it.
-    return loadArrow().then(() => put(toNdjson(data)))
+    return loadArrow().then(() => put(convert()))
   }
   try {
-    return put(toNdjson(data))
+    return put(convert())
   } catch (err) {
     return Promise.reject(err)
   }
 }
 
-function toNdjson(data: ArrowInput): Uint8Array {
-  let ipc: Uint8Array
-  if (data instanceof Uint8Array) {
-    ipc = data
-  } else {
-    const arrow = loadedModule!
-    if (data instanceof arrow.Table) ipc = arrow.tableToIPC(data, 'stream')
-    else if (data instanceof arrow.RecordBatch) ipc = arrow.tableToIPC(new arrow.Table(data), 'stream')
-    else {
-      throw new StorageError(
-        'putArrow takes an apache-arrow Table or RecordBatch (of the apache-arrow this package resolves) or Arrow IPC bytes (tableToIPC)',
-        'INVALID_RECORD',
-      )
-    }
-  }
+function toIpc(data: ArrowInput): Uint8Array {
+  if (data instanceof Uint8Array) return data
+  const arrow = loadedModule!
+  if (data instanceof arrow.Table) return arrow.tableToIPC(data, 'stream')
+  if (data instanceof arrow.RecordBatch) return arrow.tableToIPC(new arrow.Table(data), 'stream')
+  throw new StorageError(
+    'putArrow takes an apache-arrow Table or RecordBatch (of the apache-arrow this package resolves) or Arrow IPC bytes (tableToIPC)',
+    'INVALID_RECORD',
+  )
+}
+
+function toNdjson(ipc: Uint8Array): Uint8Array {
   return callNative(() => native().ipcToNdjson(ipc))
 }

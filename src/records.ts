@@ -9,7 +9,7 @@ import type { Row } from './types.js'
 
 const MAX_DEPTH = 1000
 
-function invalid(what: string, why: string): StorageError {
+export function invalid(what: string, why: string): StorageError {
   return new StorageError(`${what} ${why}`, 'INVALID_RECORD')
 }
 
@@ -17,7 +17,7 @@ function nonFinite(what: string, value: number, path: string): StorageError {
   return invalid(what, `has ${value} at ${path}, which JSON cannot carry (it would be stored as null)`)
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   if (typeof value !== 'object') return `a ${typeof value}`
@@ -73,7 +73,7 @@ function checkValue(value: unknown, path: string, what: string, ancestors: objec
 }
 
 /** Throws StorageError('INVALID_RECORD') unless `r` is a plain object JSON can carry losslessly. */
-export function assertRecord(r: unknown, what: string | number = 'record'): asserts r is Row {
+export function assertRecord(r: unknown, what: string | number = 'record', allowVectors = false): asserts r is Row {
   if (typeof r !== 'object' || r === null || Array.isArray(r) || !isPlainObject(r)) {
     throw invalid(label(what), `must be a plain object, got ${describe(r)}`)
   }
@@ -88,6 +88,10 @@ export function assertRecord(r: unknown, what: string | number = 'record'): asse
       continue
     }
     if (t === 'string' || t === 'boolean' || t === 'undefined' || v === null) continue
+    if (allowVectors && (v instanceof Float32Array || v instanceof Float64Array)) {
+      sawVector = true
+      continue
+    }
     ancestors ??= [r]
     checkValue(v, key, label(what), ancestors)
   }
@@ -96,6 +100,31 @@ export function assertRecord(r: unknown, what: string | number = 'record'): asse
 /** A batch names records by index; the text is only built for an error. */
 export function label(what: string | number): string {
   return typeof what === 'number' ? `record ${what}` : what
+}
+
+/** Set by `assertRecord(.., allowVectors)` when a top-level value is a Float32Array/Float64Array. */
+let sawVector = false
+
+/** Clears the flag `lastHadVectors` reads. */
+export function resetVectorFlag(): void {
+  sawVector = false
+}
+
+/** Whether a typed-array vector was met by `assertRecord(.., allowVectors)` since `resetVectorFlag`. */
+export function lastHadVectors(): boolean {
+  return sawVector
+}
+
+/** JSON.stringify of a batch; a value JSON cannot carry is INVALID_RECORD. */
+export function stringify(records: Row[], replacer?: (key: string, v: unknown) => unknown): string {
+  try {
+    return JSON.stringify(records, replacer as (this: unknown, key: string, value: unknown) => unknown)
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) {
+      throw new StorageError(`records cannot be encoded as JSON: ${err.message}`, 'INVALID_RECORD', { cause: err })
+    }
+    throw err
+  }
 }
 
 /** Validates every record, then encodes the whole batch with a single JSON.stringify call. */

@@ -16,8 +16,8 @@ export interface SizeLimits {
 const MiB = 1024 * 1024
 const fmt = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB (${n} bytes)` : `${n} bytes`)
 
-function tooLarge(what: string, size: number, limit: number, option: string): StorageError {
-  return new StorageError(`${what} is ${fmt(size)} of JSON, over ${option} ${fmt(limit)}; nothing of this call was stored`, 'INVALID_RECORD')
+function tooLarge(what: string, size: number, limit: number, option: string, unit = ' of JSON'): StorageError {
+  return new StorageError(`${what} is ${fmt(size)}${unit}, over ${option} ${fmt(limit)}; nothing of this call was stored`, 'INVALID_RECORD')
 }
 
 /** Checks the JSON text of a call (an array of `count` records, or NDJSON) against both limits. */
@@ -52,4 +52,17 @@ export function checkNdjson(data: unknown, limits: SizeLimits): asserts data is 
     throw new StorageError('putNdjson expects a string, a Uint8Array or a Buffer of NDJSON', 'INVALID_RECORD')
   }
   if (bytes > limits.maxBatchBytes) throw tooLarge('a call of NDJSON', bytes, limits.maxBatchBytes, 'maxBatchBytes')
+}
+
+/** Arrow IPC bytes of one `putArrow` call against `maxBatchBytes`. */
+export function checkArrow(ipc: Uint8Array, limits: SizeLimits): void {
+  if (ipc.byteLength > limits.maxBatchBytes) throw tooLarge('a call of Arrow IPC', ipc.byteLength, limits.maxBatchBytes, 'maxBatchBytes', '')
+}
+
+/** A call whose vectors cross as raw floats: its JSON text plus those bytes against `maxBatchBytes`. */
+export function checkWithVectors(json: string, vectorBytes: number, count: number, limits: SizeLimits): void {
+  const bytes = Buffer.byteLength(json) + vectorBytes
+  if (bytes > limits.maxBatchBytes) {
+    throw tooLarge(`a call of ${count} record${count === 1 ? '' : 's'}`, bytes, limits.maxBatchBytes, 'maxBatchBytes', ' (JSON and raw vectors)')
+  }
 }

@@ -14,7 +14,7 @@ export function isOurs(contender) {
 async function ours(contender, allOptions, set, batchSize) {
   const pst = await import('../../dist/index.js')
   const Cls = pst[OURS[contender]]
-  const { ndjson, arrow, ...options } = allOptions
+  const { ndjson, arrow, typed, ...options } = allOptions
   // With `arrow`, each batch is handed over as Arrow IPC bytes (tableToIPC of tableFromJSON).
   const { tableFromJSON, tableToIPC } = arrow ? await import('apache-arrow') : {}
   let b
@@ -30,7 +30,9 @@ async function ours(contender, allOptions, set, batchSize) {
       ? (batch) => Buffer.from(batch.map((r) => JSON.stringify(r)).join('\n'))
       : arrow
         ? (batch) => tableToIPC(tableFromJSON(batch), 'stream')
-        : undefined,
+        : typed
+          ? (batch) => batch.map((r) => ({ ...r, vector: Float32Array.from(r.vector) }))
+          : undefined,
     // Batch size 1 is the single-record `await put()` loop; every other size is putBatch.
     write: ndjson
       ? (bytes) => b.putNdjson(bytes)

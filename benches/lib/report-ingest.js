@@ -3,7 +3,7 @@ import { cellErr, fmtMB, fmtMBs, fmtNum, fmtRate, get, int, mib, rate, ratio, ta
 
 /** Appends, through `A`, the records-and-method section and section 1. */
 export function ingestSections(A, res, ctx) {
-  const { OURS, VARIANTS, OURS_B } = ctx
+  const { OURS, VARIANTS, OURS_B, OURS_TYPED = {} } = ctx
   const P = res.plan
   // Batch sizes come from the run itself, so --report-from rebuilds any mode's report.
   const BATCHES_A = Object.keys(P.countsA).map(Number)
@@ -83,8 +83,9 @@ export function ingestSections(A, res, ctx) {
     for (const k of keys) {
       for (const b of batches) {
         const r = get(res.ingest, k, set, b)
-        rows.push(oursRow(OURS[k].label, r, b, cellErr(res.ingest?.[k]?.[set]?.[b])))
-        if (r) rrows.push(ratioRow(OURS[k].label, r, set, b))
+        const label = (OURS[k] ?? OURS_TYPED[k]).label
+        rows.push(oursRow(label, r, b, cellErr(res.ingest?.[k]?.[set]?.[b])))
+        if (r) rrows.push(ratioRow(label, r, set, b))
       }
     }
     const base = res.baseline?.[set]

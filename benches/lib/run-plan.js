@@ -81,7 +81,15 @@ export const VARIANTS = {
   // The batch arrives as Arrow IPC bytes (from DuckDB, Polars, pyarrow): made before the clock starts.
   'p-off-arrow': { label: 'Persisting WAL off, putArrow of IPC bytes', contender: 'persisting', options: { arrow: true } },
 }
-export const OURS_B = ['memory', 'lance', 'p-off', 'p-0.1', 'p-0']
+// Set B only: the vectors arrive as Float32Array values (an embedding model's output), made
+// before the clock starts; they cross into the core as raw bytes.
+export const OURS_TYPED = {
+  'lance-f32': { label: 'LanceBackend, Float32Array vectors', contender: 'lance', options: { typed: true } },
+  'p-off-f32': { label: 'Persisting WAL off, Float32Array vectors', contender: 'persisting', options: { typed: true } },
+}
+export const OURS_B = ['memory', 'lance', 'lance-f32', 'p-off', 'p-off-f32', 'p-0.1', 'p-0']
+/** Our configuration by key, in either set. */
+export const oursConfig = (key) => OURS[key] ?? OURS_TYPED[key]
 export const PEERS = {
   lancedb: { short: '@lancedb/lancedb', label: '@lancedb/lancedb table.add (no fsync)', contender: 'lancedb', probe: 'lancedb', options: {} },
   'sqlite-normal': { short: 'better-sqlite3 NORMAL', label: 'better-sqlite3 WAL, synchronous=NORMAL', contender: 'sqlite', probe: 'sqlite', options: { synchronous: 'NORMAL' } },

@@ -1,7 +1,7 @@
 // Benchmark runner: the measuring sections (6 physical, 2 peers, 1 ours, 3 durable, 4 read-back, 5 latency) and Redis for 3 and 5.
 import { ensureRedisServer, startRedis } from './redis.js'
 import { rmrf, tmpDir } from './util.js'
-import { BATCHES_A, BATCHES_B, flag, OURS, OURS_B, PEERS, PLAN, VARIANTS, want } from './run-plan.js'
+import { BATCHES_A, BATCHES_B, flag, OURS, OURS_B, oursConfig, PEERS, PLAN, VARIANTS, want } from './run-plan.js'
 import { cleanup, put, runCase, runIngest, skipped } from './run-cases.js'
 
 /** Section 6: the physical references the other ratios are taken against. */
@@ -53,7 +53,7 @@ export async function measureIngest(results) {
     }
   }
   for (const key of OURS_B) {
-    const c = OURS[key]
+    const c = oursConfig(key)
     for (const batch of BATCHES_B) {
       const res = await runCase(
         { kind: 'ingest', contender: c.contender, options: c.options, set: 'B', batch, records: PLAN.countsB[batch], timeCapSec: PLAN.timeCapSec },

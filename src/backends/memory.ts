@@ -2,7 +2,7 @@
  * In-process backend without persistence: the reference implementation of StorageBackend
  * and the queue's default.
  */
-import { afterArrowLoad, withNdjsonOf, type ArrowInput } from '../arrow.js'
+import { afterArrowLoad, withArrowInput, type ArrowInput } from '../arrow.js'
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { DEFAULT_BATCH_SIZE } from '../defaults.js'
 import { StorageError } from '../errors.js'
@@ -11,6 +11,7 @@ import { Notifier } from '../notifier.js'
 import { MEMORY_SCHEMA, type MemoryBackendOptions } from '../options/backend-options.js'
 import { checkOffsetLimit, checkOptions } from '../options/validate.js'
 import { assertRecord } from '../records.js'
+import { typedFields } from '../vectors.js'
 import type { Row } from '../types.js'
 import type { BackendStats, StorageBackend } from './types.js'
 
@@ -21,8 +22,9 @@ export class MemoryBackend implements StorageBackend {
   readonly storagePath: string
   readonly batchSize: number
   // Records are kept as JSON text: the copy on put isolates us from later caller mutation,
-  // and parsing on read hands every reader its own objects, like a real store would.
-  private readonly rows: string[] = []
+  // and parsing on read hands every reader its own objects, like a real store would. Typed-array
+  // vectors are kept beside the text as copies and read back as fresh copies of the same kind.
+  private readonly rows: Stored[] = []
   private readonly appended = new Notifier()
   private isClosed = false
 
@@ -35,10 +37,7 @@ export class MemoryBackend implements StorageBackend {
 
   put(record: Row): Promise<void> {
     return afterArrowLoad(async () => {
-      this.assertOpen()
-      assertRecord(record)
-      this.rows.push(JSON.stringify(record))
-      this.appended.notify()
+      this.putBatchNow([record], 'record')
     })
   }
 
@@ -46,13 +45,14 @@ export class MemoryBackend implements StorageBackend {
     return afterArrowLoad(async () => this.putBatchNow(records))
   }
 
-  private putBatchNow(records: Row[]): void {
+  private putBatchNow(records: Row[], what?: string): void {
     this.assertOpen()
     if (!Array.isArray(records)) throw new StorageError('putBatch expects an array of records', 'INVALID_RECORD')
     // Validate everything before storing anything, so a rejected batch leaves no trace.
-    for (let i = 0; i < records.length; i++) assertRecord(records[i], i)
+    for (let i = 0; i < records.length; i++) assertRecord(records[i], what ?? i, true)
+    const vectors = [...typedFields(records).keys()]
     if (records.length === 0) return
-    for (const r of records) this.rows.push(JSON.stringify(r))
+    for (const r of records) this.rows.push(stored(r, vectors))
     this.appended.notify()
   }
 
@@ -68,7 +68,7 @@ export class MemoryBackend implements StorageBackend {
   /** An apache-arrow Table or RecordBatch, or Arrow IPC bytes, stored like `putNdjson`. */
   async putArrow(data: ArrowInput): Promise<void> {
     this.assertOpen()
-    await withNdjsonOf(data, (nd) => this.putNdjson(nd))
+    await withArrowInput(data, (nd) => this.putNdjson(nd), true)
   }
 
   async get(offset = 0, limit: number | null = null): Promise<Row[]> {
@@ -88,7 +88,7 @@ export class MemoryBackend implements StorageBackend {
 
   private slice(offset: number, limit: number | undefined): Row[] {
     const end = limit === undefined ? this.rows.length : offset + limit
-    return this.rows.slice(offset, end).map((text) => JSON.parse(text) as Row)
+    return this.rows.slice(offset, end).map(readStored)
   }
 
   async flush(): Promise<void> {
@@ -118,4 +118,24 @@ export class MemoryBackend implements StorageBackend {
   private assertOpen(): void {
     if (this.isClosed) throw new StorageError(`memory bucket ${this.bucketId} is closed`, 'CLOSED')
   }
+}
+
+type TypedVector = Float32Array | Float64Array
+type Stored = string | { json: string; vectors: [string, TypedVector][] }
+
+function stored(r: Row, vectorNames: string[]): Stored {
+  const vectors: [string, TypedVector][] = []
+  for (const name of vectorNames) {
+    const v = r[name]
+    if (v instanceof Float32Array || v instanceof Float64Array) vectors.push([name, v.slice()])
+  }
+  if (vectors.length === 0) return JSON.stringify(r)
+  return { json: JSON.stringify(r, (_k, v: unknown) => (v instanceof Float32Array || v instanceof Float64Array ? undefined : v)), vectors }
+}
+
+function readStored(s: Stored): Row {
+  if (typeof s === 'string') return JSON.parse(s) as Row
+  const row = JSON.parse(s.json) as Row
+  for (const [name, v] of s.vectors) row[name] = v.slice()
+  return row
 }

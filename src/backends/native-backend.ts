@@ -4,21 +4,25 @@
  * Option checking lives in options/, group commit in group-commit.ts, stats shaping in
  * stats.ts; every native call goes through `callNative`.
  */
-import { streamRows, type ChangeFeed } from '../blocking-read.js'
+import { notifierFeed, streamRows, type ChangeFeed } from '../blocking-read.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_FLUSH_THRESHOLD, DEFAULT_READ_ONLY, MAX_NATIVE_STREAM_CHUNK } from '../defaults.js'
 import { StorageError } from '../errors.js'
 import { callNative, native, type NativeBucketStore, type NativeStats, type NativeStoreOptions } from '../native.js'
 import type { LanceBackendOptions } from '../options/backend-options.js'
 import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../options/validate.js'
-import { assertRecord, encodeRecords } from '../records.js'
-import { checkJsonText, checkNdjson, type SizeLimits } from '../size-limits.js'
+import { assertRecord, lastHadVectors, resetVectorFlag } from '../records.js'
+import { checkArrow, checkJsonText, checkNdjson, checkWithVectors, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
-import { afterArrowLoad, loadArrow, withNdjsonOf, type ArrowInput, type ArrowTable } from '../arrow.js'
+import { afterArrowLoad, loadArrow, withArrowInput, type ArrowInput, type ArrowTable } from '../arrow.js'
+import { encodeBatch, rowsOf, type EncodedBatch } from '../vectors.js'
 import { GroupCommit } from './group-commit.js'
+import { Notifier } from '../notifier.js'
 import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
 import type { BackendCapabilities, BackendOptions, BackendStats, StorageBackend } from './types.js'
 
 const DONE = Promise.resolve()
+/** Rows a read takes from the buffer on the caller's thread when they are all there (tailing). */
+const SYNC_READ_MAX = 1024
 
 const finiteNumbers = rule<number[]>(
   'a non-empty array of finite numbers',
@@ -38,6 +42,7 @@ export function baseNativeOptions(options: LanceBackendOptions, backend: StatsSh
     compactionThreshold: options.compactionThreshold,
     compression: options.compression ?? undefined,
     maxBufferBytes: options.maxBufferBytes,
+    vectorColumns: options.vectorColumns,
   }
 }
 
@@ -56,11 +61,21 @@ export abstract class NativeBackend implements StorageBackend {
   readonly batchSize: number
   /** maxRecordBytes / maxBatchBytes, checked in JS before a call crosses into the core. */
   private readonly limits: SizeLimits
+  /** Fields whose number arrays cross as raw floats: `vector` and the declared `vectorColumns`. */
+  private readonly vectorNames: ReadonlySet<string>
   /** JSON already encoded and size-checked by `prepareBatch`, taken by the next putBatch of that array. */
-  private readonly prepared = new WeakMap<readonly Row[], string>()
+  private readonly prepared = new WeakMap<readonly Row[], EncodedBatch>()
   private readonly store: NativeBucketStore | undefined
   /** Opening failures (a WAL lock held elsewhere, ...) surface from the first call instead of the constructor. */
   private readonly openError: unknown
+  /**
+   * Fired after every put of this writer is readable, and on close: a blocking stream in this
+   * process wakes on the put itself, with no thread hop (a reader of another process's writes
+   * waits in the core instead, which follows new versions).
+   */
+  private readonly appended = new Notifier()
+  /** This object is the bucket's writer: every put to it passes here, so `appended` sees them all. */
+  private readonly isWriter: boolean
   private readonly commits = new GroupCommit(
     (target) => this.call((s) => s.settle(target)),
     (err) => {
@@ -79,8 +94,10 @@ export abstract class NativeBackend implements StorageBackend {
       maxRecordBytes: (options.maxRecordBytes as number | undefined) ?? DEFAULT_MAX_RECORD_BYTES,
       maxBatchBytes: (options.maxBatchBytes as number | undefined) ?? DEFAULT_MAX_BATCH_BYTES,
     }
+    this.vectorNames = new Set(['vector', ...Object.keys((options.vectorColumns as Record<string, number> | undefined) ?? {})])
     const view = adoptedStore
     adoptedStore = undefined
+    this.isWriter = view === undefined && options.readOnly !== true
     if (view !== undefined) {
       this.store = view
       return
@@ -116,7 +133,9 @@ export abstract class NativeBackend implements StorageBackend {
   }
 
   async put(record: Row): Promise<void> {
-    assertRecord(record)
+    resetVectorFlag()
+    assertRecord(record, 'record', true)
+    if (lastHadVectors()) return this.putBatch([record])
     const json = JSON.stringify([record])
     checkJsonText(json, 1, this.limits)
     await this.putJson(json)
@@ -124,9 +143,11 @@ export abstract class NativeBackend implements StorageBackend {
 
   async putBatch(records: Row[]): Promise<void> {
     if (Array.isArray(records) && records.length === 0) return
-    const json = this.prepared.get(records) ?? this.prepareBatch(records)
+    const enc = this.prepared.get(records) ?? this.prepareBatch(records)
     this.prepared.delete(records)
-    await this.putJson(json)
+    const vectors = enc.vectors
+    if (vectors === undefined) await this.putJson(enc.json)
+    else await this.acked(() => this.call((s) => s.putJsonVectors(enc.json, vectors)))
   }
 
   /**
@@ -134,11 +155,12 @@ export abstract class NativeBackend implements StorageBackend {
    * reuses the result. The queue prepares every bucket's part of a call first, so a part over a
    * limit refuses the whole call before any bucket stores anything.
    */
-  prepareBatch(records: Row[]): string {
-    const json = encodeRecords(records)
-    checkJsonText(json, records.length, this.limits, records)
-    this.prepared.set(records, json)
-    return json
+  prepareBatch(records: Row[]): EncodedBatch {
+    const enc = encodeBatch(records, this.vectorNames)
+    if (enc.vectors === undefined) checkJsonText(enc.json, records.length, this.limits, records)
+    else checkWithVectors(enc.json, enc.vectors.reduce((n, v) => n + v.data.byteLength, 0), records.length, this.limits)
+    this.prepared.set(records, enc)
+    return enc
   }
 
   /**
@@ -151,11 +173,14 @@ export abstract class NativeBackend implements StorageBackend {
   }
 
   /**
-   * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: converted to NDJSON lines in the
-   * core and stored like `putNdjson` (same schema as the record path, all or nothing).
+   * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: kept as Arrow into the buffer and
+   * the WAL (no JSON), in the Lance schema the record path gives the same rows; all or nothing.
    */
   putArrow(data: ArrowInput): Promise<void> {
-    return withNdjsonOf(data, (nd) => this.putNdjson(nd))
+    return withArrowInput(data, (ipc) => {
+      checkArrow(ipc, this.limits)
+      return this.acked(() => this.call((s) => s.putIpc(ipc)))
+    })
   }
 
   private putJson(json: string): Promise<void> {
@@ -174,36 +199,57 @@ export abstract class NativeBackend implements StorageBackend {
     } catch (err) {
       return Promise.reject(err)
     }
-    if (ack === 0) return DONE
-    // Back-pressure: wait until the buffer is back under its limit.
-    if (ack < 0) return this.call((s) => s.settle(-1)).then(() => undefined)
-    return this.commits.wait(ack)
+    // Rows are readable once put returns, except with walSyncInterval 0: after their fsync.
+    if (ack === 0) {
+      this.appended.notify()
+      return DONE
+    }
+    if (ack < 0) {
+      this.appended.notify()
+      // Back-pressure: wait until the buffer is back under its limit.
+      return this.call((s) => s.settle(-1)).then(() => undefined)
+    }
+    return this.commits.wait(ack).then(this.notifyAppended)
   }
+
+  private readonly notifyAppended = (): void => this.appended.notify()
 
   async get(offset = 0, limit: number | null = null): Promise<Row[]> {
     checkOffsetLimit(offset, limit)
     if (limit === 0) return []
-    return JSON.parse(await this.call((s) => s.readJson(offset, limit ?? undefined))) as Row[]
+    if (limit !== null && limit <= SYNC_READ_MAX) {
+      const now = this.call((s) => s.readBuffered(offset, limit))
+      if (now) return rowsOf(now)
+    }
+    return rowsOf(await this.call((s) => s.readRows(offset, limit ?? undefined)))
   }
 
   async *getStream(offset = 0, limit: number | null = null, block = false): AsyncGenerator<Row> {
     checkOffsetLimit(offset, limit)
     const store = this.s()
     const total = () => this.call((s) => s.totalCount())
-    // The core wakes waiters on new rows (and, for a reader, follows other processes' flushes).
-    const feed: ChangeFeed<number> = {
+    // This writer's puts wake the stream in JS; a reader waits in the core (which wakes on new
+    // rows and, for a reader, follows other processes' flushes).
+    const nativeFeed: ChangeFeed<number> = {
       mark: total,
       wait: async (seen, { timeoutMs }) => {
         const now = await this.call((s) => s.waitForMore(seen, timeoutMs === undefined ? undefined : timeoutMs / 1000))
         return now > seen ? 'notified' : 'closed'
       },
     }
+    const feed: ChangeFeed<unknown> = this.isWriter ? (notifierFeed([this.appended]) as ChangeFeed<unknown>) : (nativeFeed as ChangeFeed<unknown>)
     yield* streamRows<Row>(
       {
         read: async (pos, n) => {
           const available = store.totalCount() - pos
           if (available <= 0) return []
-          return JSON.parse(await this.call((s) => s.readJson(pos, Math.min(n, available)))) as Row[]
+          const m = Math.min(n, available)
+          // At the head the rows are still in the buffer: read them now, without a thread hop.
+          if (m <= SYNC_READ_MAX) {
+            const now = this.call((s) => s.readBuffered(pos, m))
+            if (now) return rowsOf(now)
+          }
+          return rowsOf(await this.call((s) => s.readRows(pos, m)))
         },
         feed,
         chunk: this.batchSize,
@@ -253,7 +299,11 @@ export abstract class NativeBackend implements StorageBackend {
 
   async close(): Promise<void> {
     if (!this.store) return
-    await this.call((s) => s.close())
+    try {
+      await this.call((s) => s.close())
+    } finally {
+      this.appended.close()
+    }
   }
 
   /** Every version of the dataset, oldest first. */
@@ -273,7 +323,7 @@ export abstract class NativeBackend implements StorageBackend {
     check(k, positiveInt, 'k')
     const v = Array.from(vector as ArrayLike<number>)
     check(v, finiteNumbers, 'search vector')
-    return JSON.parse(await this.call((s) => s.search(column, v, k))) as Row[]
+    return rowsOf(await this.call((s) => s.search(column, v, k)))
   }
 
   /** Builds a vector index (IVF) on a vector field; later searches use it. */

@@ -59,6 +59,14 @@ export interface LanceBackendOptions extends BackendOptions {
    * which puts wait for a flush (back-pressure; a bucket whose flush fails stops, BUCKET_FAILED).
    */
   maxBufferBytes?: number
+  /**
+   * Top-level fields stored as float32 vector columns (`FixedSizeList<Float32, dim>`), by name:
+   * `{ embedding: 384 }`. Each dimension is an integer from 1 to 2^31-1. A declared field takes
+   * number arrays or Float32Array/Float64Array values of exactly that length (or null); anything
+   * else is INVALID_RECORD. Default none: a field named `vector` holding number arrays, and any
+   * Float32Array/Float64Array value, are vector columns without being declared.
+   */
+  vectorColumns?: Record<string, number>
 }
 
 export const LANCE_SCHEMA: Schema = {
@@ -73,6 +81,14 @@ export const LANCE_SCHEMA: Schema = {
   maxRecordBytes: positiveInt,
   maxBatchBytes: positiveInt,
   maxBufferBytes: positiveInt,
+  vectorColumns: rule<Record<string, number>>(
+    'an object mapping field names to vector dimensions (integers from 1 to 2147483647)',
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      Object.entries(v).every(([k, d]) => k !== '' && Number.isSafeInteger(d) && (d as number) >= 1 && (d as number) <= 2147483647),
+  ),
 }
 
 export interface PersistingBackendOptions extends LanceBackendOptions {

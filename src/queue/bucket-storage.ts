@@ -3,7 +3,7 @@
  * lives here rather than in the backends so that blocking readers wake on any backend,
  * including user-registered ones that know nothing about waiting.
  */
-import { loadArrow, type ArrowTable } from '../arrow.js'
+import { loadArrow, withArrowInput, type ArrowTable } from '../arrow.js'
 import type { BackendStats, StorageBackend } from '../backends/types.js'
 import { notifierFeed, streamRows } from '../blocking-read.js'
 import { QUEUE_STREAM_CHUNK } from '../defaults.js'
@@ -85,6 +85,15 @@ export class BucketStorage {
     this.assertOpen()
     if (this.backend.putNdjson) await this.backend.putNdjson(data)
     else await this.backend.putBatch(parseNdjson(data))
+    this.notifier.notify()
+  }
+
+  /** Arrow IPC bytes as one call: the backend's own Arrow path when it has one, else NDJSON. */
+  async putArrow(ipc: Uint8Array): Promise<void> {
+    this.assertOpen()
+    const own = (this.backend as { putArrow?: (data: Uint8Array) => Promise<void> }).putArrow
+    if (typeof own === 'function') await own.call(this.backend, ipc)
+    else await withArrowInput(ipc, (nd) => (this.backend.putNdjson ? this.backend.putNdjson(nd) : this.backend.putBatch(parseNdjson(nd))), true)
     this.notifier.notify()
   }
 

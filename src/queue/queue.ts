@@ -2,12 +2,12 @@
  * A topic as seen by one writer or reader: routing by bucket column plus access to the
  * shared BucketStorage objects of the system's StorageManager.
  */
-import { withNdjsonOf, type ArrowInput } from '../arrow.js'
+import { withArrowInput, type ArrowInput } from '../arrow.js'
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../defaults.js'
 import { StorageError } from '../errors.js'
 import { callNative, native } from '../native.js'
 import { assertRecord, label } from '../records.js'
-import { checkNdjson } from '../size-limits.js'
+import { checkArrow, checkNdjson } from '../size-limits.js'
 import { bucketFor } from '../routing.js'
 import type { BackendStats } from '../backends/types.js'
 import type { Row } from '../types.js'
@@ -68,7 +68,7 @@ export class Queue {
 
   /** Validates a record for this topic and returns its bucket. */
   route(record: unknown, at: string | number = 'record'): number {
-    assertRecord(record, at)
+    assertRecord(record, at, true)
     const value = record[this.bucketColumn]
     if (value === undefined) {
       throw new StorageError(
@@ -116,24 +116,35 @@ export class Queue {
     const maxRecordBytes = (bo.maxRecordBytes as number | undefined) ?? DEFAULT_MAX_RECORD_BYTES
     checkNdjson(data, { maxRecordBytes, maxBatchBytes: (bo.maxBatchBytes as number | undefined) ?? DEFAULT_MAX_BATCH_BYTES })
     const parts = callNative(() => native().routeNdjson(data, this.bucketColumn, this.config.numBuckets, maxRecordBytes))
+    return this.putParts(parts, (bucket, part) => bucket.putNdjson(part.ndjson))
+  }
+
+  /** Stores each bucket's part of a routed call (in parallel) and sums what went where. */
+  private async putParts<P extends { bucket: number; rows: number }>(parts: P[], put: (bucket: BucketStorage, part: P) => Promise<void>): Promise<PutBatchResult> {
     const buckets: Record<number, number> = {}
     let count = 0
     const writes: Promise<void>[] = []
     for (const part of parts) {
       buckets[part.bucket] = part.rows
       count += part.rows
-      writes.push(this.bucket(part.bucket).putNdjson(part.ndjson))
+      writes.push(put(this.bucket(part.bucket), part))
     }
     await settleAll(writes)
     return { status: 'ok', count, buckets }
   }
 
   /**
-   * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: converted to NDJSON lines in the
-   * core, then routed and stored exactly like `putNdjson` (all or nothing).
+   * An apache-arrow Table or RecordBatch, or Arrow IPC bytes: rows routed by the bucket column
+   * in the core (the same md5 routing as `put`), each bucket's share stored as Arrow where the
+   * backend takes Arrow, else as NDJSON. All or nothing for routing errors, like `putNdjson`.
    */
   putArrow(data: ArrowInput): Promise<PutBatchResult> {
-    return withNdjsonOf(data, (nd) => this.putNdjson(nd))
+    return withArrowInput(data, async (ipc) => {
+      const bo = this.config.backendOptions
+      checkArrow(ipc, { maxRecordBytes: Infinity, maxBatchBytes: (bo.maxBatchBytes as number | undefined) ?? DEFAULT_MAX_BATCH_BYTES })
+      const parts = callNative(() => native().routeIpc(ipc, this.bucketColumn, this.config.numBuckets))
+      return this.putParts(parts, (bucket, part) => bucket.putArrow(part.ipc))
+    })
   }
 
   /**

@@ -86,7 +86,7 @@ describe('QueueWriter.putArrow', () => {
       expect(await w.queue.bucket(id).get(0, null), `bucket ${id}`).toEqual(expected)
     }
     const noKey = tableFromJSON([{ Name: 'a' }, { Name: 'b' }])
-    expect((await expectCode(w.putArrow(noKey), 'MISSING_BUCKET_COLUMN')).message).toMatch(/^line 1: .*'Origin'/)
+    expect((await expectCode(w.putArrow(noKey), 'MISSING_BUCKET_COLUMN')).message).toMatch(/^row 1: .*'Origin'/)
     expect((await w.stats()).totalCount).toBe(cars.length)
     // A null key is a value, as in a record: it routes like { Origin: null }.
     // (typed explicitly: tableFromJSON drops a column whose values are all null)

@@ -92,6 +92,8 @@ export declare function killLoop(o: {
   ndjson?: boolean
   /** Producers put batches as apache-arrow Tables (putArrow). */
   arrow?: boolean
+  /** Every record carries a Float32Array (raw floats through the WAL); the verifier checks it. */
+  vectors?: boolean
   seed?: number
   roundsPerDir?: number
   makeDir: () => string

@@ -18,8 +18,8 @@ describe('kill -9 loop', () => {
     expect(distBuilt()).toBe(true)
   })
 
-  for (const [walSyncInterval, input] of [[0, 'records'], [0.1, 'records'], [0, 'ndjson'], [0, 'arrow']] as const) {
-    const as = { records: '', ndjson: ', batches as NDJSON bytes', arrow: ', batches as Arrow tables' }[input]
+  for (const [walSyncInterval, input] of [[0, 'records'], [0.1, 'records'], [0, 'ndjson'], [0, 'arrow'], [0, 'vectors']] as const) {
+    const as = { records: '', ndjson: ', batches as NDJSON bytes', arrow: ', batches as Arrow tables', vectors: ', records with Float32Array vectors' }[input]
     it(
       `walSyncInterval ${walSyncInterval}${as}: ${ROUNDS} random SIGKILLs lose and duplicate nothing acknowledged`,
       async () => {
@@ -29,6 +29,7 @@ describe('kill -9 loop', () => {
           walSyncInterval,
           ndjson: input === 'ndjson',
           arrow: input === 'arrow',
+          vectors: input === 'vectors',
           seed,
           makeDir: () => tmpDir('persisting-kill-'),
         })

@@ -119,9 +119,24 @@ fn field_with_compression(f: &Field, codec: Option<&str>) -> Field {
     f.clone().with_data_type(dt).with_metadata(md)
 }
 
-/// Schema without any field metadata, for comparisons that must ignore codecs.
+/// Schema without field metadata (codecs), for comparisons that must ignore them; a top-level
+/// field keeps its typed-array mark, which is part of what the column is.
 pub fn strip_metadata(schema: &Schema) -> Schema {
-    Schema::new(schema.fields().iter().map(|f| strip_field(f)).collect::<Vec<_>>())
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let stripped = strip_field(f);
+                match f.metadata().get(crate::json::TYPED_ARRAY_KEY) {
+                    Some(kind) => stripped.with_metadata(
+                        std::iter::once((crate::json::TYPED_ARRAY_KEY.to_string(), kind.clone())).collect(),
+                    ),
+                    None => stripped,
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn strip_field(f: &Field) -> Field {

@@ -3,6 +3,10 @@
 //! 128-bit big-endian integer, modulo the bucket count. Lets a queue split raw NDJSON by bucket
 //! without building a JavaScript object per line.
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_schema::DataType;
 use md5::{Digest, Md5};
 use serde_json::Value;
 
@@ -75,6 +79,53 @@ pub fn route_ndjson(input: &[u8], column: &str, buckets: u32, max_line_bytes: us
         part.rows += 1;
     }
     parts.sort_by_key(|p| p.bucket);
+    Ok(parts)
+}
+
+/// Routes the rows of a batch in the record path's types (`json::record_types`) by its
+/// `column`, as `route_ndjson` routes lines: one batch per bucket, rows in input order, parts in
+/// bucket order. A missing column or a list/struct key refuses the whole call.
+pub fn route_batch(batch: &RecordBatch, column: &str, buckets: u32) -> Result<Vec<(u32, RecordBatch)>> {
+    let refuse = |code, why: String| Error::new(code, format!("{why}; nothing of this call was stored"));
+    let Some(keys) = batch.column_by_name(column) else {
+        return Err(refuse(
+            ErrorCode::MissingBucketColumn,
+            format!("row 1: the Arrow input has no bucket column '{column}'"),
+        ));
+    };
+    let text = |i: usize| -> Result<String> {
+        if keys.is_null(i) {
+            return Ok(String::new());
+        }
+        Ok(match keys.data_type() {
+            DataType::Utf8 => keys.as_string::<i32>().value(i).to_string(),
+            DataType::Int64 => js_number_text(keys.as_primitive::<Int64Type>().value(i) as f64),
+            DataType::Float64 => js_number_text(keys.as_primitive::<Float64Type>().value(i)),
+            DataType::Boolean => keys.as_boolean().value(i).to_string(),
+            _ => {
+                return Err(refuse(
+                    ErrorCode::InvalidRecord,
+                    format!(
+                        "row {}: the bucket column '{column}' holds a list or struct; use a string or number",
+                        i + 1
+                    ),
+                ))
+            }
+        })
+    };
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); buckets.max(1) as usize];
+    for i in 0..batch.num_rows() {
+        rows[bucket_for(&text(i)?, buckets) as usize].push(i as u32);
+    }
+    let mut parts = Vec::new();
+    for (bucket, idx) in rows.into_iter().enumerate() {
+        if idx.is_empty() {
+            continue;
+        }
+        let part = arrow_select::take::take_record_batch(batch, &UInt32Array::from(idx))
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("splitting rows by bucket: {e}")))?;
+        parts.push((bucket as u32, part));
+    }
     Ok(parts)
 }
 

@@ -55,6 +55,9 @@ pub struct NativeStoreOptions {
     /// Unflushed bytes past which puts wait for a flush (back-pressure). From 1 to 1 TiB,
     /// default 64 MiB.
     pub max_buffer_bytes: Option<f64>,
+    /// Top-level fields stored as float32 vectors (`FixedSizeList<Float32, dim>`), by name:
+    /// dimension, an integer from 1 to 2^31-1. Default none (only `vector` and typed arrays).
+    pub vector_columns: Option<std::collections::HashMap<String, f64>>,
 }
 
 /// The core's defaults, in the units of the TypeScript API (seconds, bytes).
@@ -145,6 +148,15 @@ pub fn store_options(options: NativeStoreOptions) -> Result<StoreOptions> {
             )));
         }
         o.max_buffer_bytes = v as u64;
+    }
+    for (name, dim) in options.vector_columns.unwrap_or_default() {
+        if name.is_empty() || dim.fract() != 0.0 || !(1.0..=i32::MAX as f64).contains(&dim) {
+            return Err(invalid_option(format!(
+                "vectorColumns['{name}'] must be a dimension, an integer from 1 to {}, got {dim}",
+                i32::MAX
+            )));
+        }
+        o.vector_columns.insert(name, dim as i32);
     }
     if options.enable_wal.unwrap_or(false) && !o.read_only {
         let mut w = WalOptions::default();

@@ -1,7 +1,7 @@
 //! Binding for src/routing.ts: NDJSON split by bucket in the core, so a queue routes raw lines
 //! without a JavaScript object per record.
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, Uint8Array};
 use napi_derive::napi;
 
 use crate::error::{guard, Result};
@@ -33,4 +33,29 @@ pub fn route_ndjson(
         .into_iter()
         .map(|p| NativeBucketPart { bucket: p.bucket, ndjson: p.ndjson.into(), rows: p.rows })
         .collect())
+}
+
+#[napi(object)]
+pub struct NativeIpcPart {
+    pub bucket: u32,
+    /// The bucket's rows as an Arrow IPC stream, in input order.
+    pub ipc: Buffer,
+    pub rows: u32,
+}
+
+/// Routes the rows of an Arrow IPC stream or file by `column` as `routeNdjson` routes lines;
+/// all or nothing. Parts come in bucket order.
+#[napi]
+pub fn route_ipc(data: Uint8Array, column: String, num_buckets: u32) -> Result<Vec<NativeIpcPart>> {
+    let parts = guard(|| {
+        let batch = persisting_core::json::ipc_to_batch(&data)?;
+        persisting_core::route::route_batch(&batch, &column, num_buckets)?
+            .into_iter()
+            .map(|(bucket, part)| {
+                let rows = part.num_rows() as u32;
+                persisting_core::json::batch_to_ipc(&part).map(|ipc| (bucket, ipc, rows))
+            })
+            .collect::<persisting_core::Result<Vec<_>>>()
+    })?;
+    Ok(parts.into_iter().map(|(bucket, ipc, rows)| NativeIpcPart { bucket, ipc: ipc.into(), rows }).collect())
 }

@@ -53,6 +53,28 @@ pub struct NativeBucketStore {
     scratch: std::sync::Mutex<Vec<u8>>,
 }
 
+/// One vector field of a batch as raw little-endian floats (row-major, `dim` a row).
+#[napi(object)]
+pub struct NativeVectors {
+    pub name: String,
+    pub dim: u32,
+    /// Float64 values instead of Float32.
+    pub f64: bool,
+    pub data: Buffer,
+    /// One byte a row, 0 = the record has no vector there (null); absent = every row has one.
+    pub present: Option<Buffer>,
+    /// From number arrays (a `vector` or declared field), not typed arrays: stored without the
+    /// typed-array mark, so reads give number arrays back. Default false.
+    pub plain: Option<bool>,
+}
+
+/// Rows read: the JSON array of every field but the typed-array vectors, which come as raw bytes.
+#[napi(object)]
+pub struct NativeRows {
+    pub json: String,
+    pub vectors: Vec<NativeVectors>,
+}
+
 /// The number a put returns to JavaScript for its ack (see `putJson`).
 fn ack_code(ack: PutAck) -> f64 {
     match ack {
@@ -179,6 +201,23 @@ async fn on_core<T: Send + 'static>(
 }
 
 /// arrow-json only emits UTF-8.
+fn native_rows((text, vectors): (Vec<u8>, Vec<persisting_core::json::OwnedVectors>)) -> Result<NativeRows> {
+    Ok(NativeRows {
+        json: utf8(text)?,
+        vectors: vectors
+            .into_iter()
+            .map(|v| NativeVectors {
+                name: v.name,
+                dim: v.dim as u32,
+                f64: v.f64,
+                data: v.data.into(),
+                present: v.present.map(Buffer::from),
+                plain: None,
+            })
+            .collect(),
+    })
+}
+
 fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(internal)
 }
@@ -229,6 +268,45 @@ impl NativeBucketStore {
         Ok(ack_code(result?))
     }
 
+    /// Appends records whose `Float32Array`/`Float64Array` fields come as raw bytes (`vectors`)
+    /// next to the JSON of every other field; the vectors never become text. Returns an ack as
+    /// `putJson` does.
+    #[napi]
+    pub fn put_json_vectors(
+        &self,
+        #[napi(ts_arg_type = "string")] json: JsText,
+        vectors: Vec<NativeVectors>,
+    ) -> Result<f64> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        json.read_into(&mut scratch)?;
+        let raw: Vec<persisting_core::json::RawVectors<'_>> = vectors
+            .iter()
+            .map(|v| persisting_core::json::RawVectors {
+                name: &v.name,
+                dim: v.dim as usize,
+                f64: v.f64,
+                data: &v.data,
+                present: v.present.as_deref(),
+                plain: v.plain.unwrap_or(false),
+            })
+            .collect();
+        let inner = &self.inner;
+        let result = guard(|| inner.put_json_vectors(&scratch, &raw));
+        if scratch.capacity() > SCRATCH_KEEP {
+            *scratch = Vec::new();
+        }
+        drop(scratch);
+        Ok(ack_code(result?))
+    }
+
+    /// Appends an Arrow IPC stream or file as one call, kept as Arrow into the buffer and the WAL
+    /// (no JSON); all or nothing, a refused column named. Returns an ack as `putJson` does.
+    #[napi]
+    pub fn put_ipc(&self, data: napi::bindgen_prelude::Uint8Array) -> Result<f64> {
+        let inner = &self.inner;
+        Ok(ack_code(guard(|| inner.put_ipc(&data))?))
+    }
+
     /// Resolves once `ack` is settled: for a WAL position, with the position the WAL is now
     /// durable up to (often past `ack`, so one call can acknowledge many puts); for -1, with 0
     /// once the buffer is back under its limit.
@@ -242,6 +320,23 @@ impl NativeBucketStore {
         let inner = self.inner.clone();
         let r = on_core(async move { inner.read_json(offset as u64, limit.map(|l| l as u64)).await }).await;
         Ok(Coded(r.and_then(utf8)))
+    }
+
+    /// `readJson`, with the vector columns made from typed arrays apart as raw bytes (left out
+    /// of the JSON text), so reads hand them back as the same typed arrays.
+    #[napi(ts_return_type = "Promise<NativeRows>")]
+    pub async fn read_rows(&self, offset: f64, limit: Option<f64>) -> napi::Result<Coded<NativeRows>> {
+        let inner = self.inner.clone();
+        let r = on_core(async move { inner.read_rows(offset as u64, limit.map(|l| l as u64)).await }).await;
+        Ok(Coded(r.and_then(native_rows)))
+    }
+
+    /// `readRows` done at once, for a tailing reader at the head: null unless every row of
+    /// the range is still in this writer's buffer (then no thread hop and no Lance read).
+    #[napi]
+    pub fn read_buffered(&self, offset: f64, limit: f64) -> Result<Option<NativeRows>> {
+        let inner = &self.inner;
+        guard(|| inner.read_buffered_rows(offset as u64, limit as u64).transpose())?.map(native_rows).transpose()
     }
 
     /// Records `[offset, offset+limit)` as an Arrow IPC stream, in the stored column types.
@@ -325,12 +420,13 @@ impl NativeBucketStore {
         })))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub async fn search(&self, column: String, vector: Vec<f64>, k: u32) -> napi::Result<Coded<String>> {
+    /// The `k` nearest rows to `vector` in `column`, nearest first, as `readRows` gives rows.
+    #[napi(ts_return_type = "Promise<NativeRows>")]
+    pub async fn search(&self, column: String, vector: Vec<f64>, k: u32) -> napi::Result<Coded<NativeRows>> {
         let inner = self.inner.clone();
         let v: Vec<f32> = vector.into_iter().map(|x| x as f32).collect();
-        let r = on_core(async move { inner.search_json(&column, &v, k as usize).await }).await;
-        Ok(Coded(r.and_then(utf8)))
+        let r = on_core(async move { inner.search_rows(&column, &v, k as usize).await }).await;
+        Ok(Coded(r.and_then(native_rows)))
     }
 
     #[napi(ts_return_type = "Promise<void>")]

@@ -25,24 +25,68 @@ const FILE_MAGIC: &[u8] = b"ARROW1";
 /// (cleared first). Returns the number of rows.
 pub fn ipc_to_ndjson(ipc: &[u8], out: &mut Vec<u8>) -> Result<usize> {
     out.clear();
-    let (schema, batches) = read_ipc(ipc)?;
-    for field in schema.fields() {
-        check_type(field.name(), field)?;
-    }
+    let (_, batches) = read_checked(ipc)?;
     let mut rows = 0;
     // Explicit nulls: an Arrow row has every column, so a null is a value (as `k: null` in a
     // record: it routes like one and the memory backend keeps the key), not a missing key.
     let mut writer = WriterBuilder::new().with_explicit_nulls(true).build::<_, LineDelimited>(out);
     for batch in &batches {
-        for (field, column) in schema.fields().iter().zip(batch.columns()) {
-            check_values(field.name(), column, rows)?;
-        }
         let batch = null_columns_as_text(batch)?;
         writer.write(&batch).code(ErrorCode::InvalidRecord, "writing Arrow rows as JSON")?;
         rows += batch.num_rows();
     }
     writer.finish().code(ErrorCode::InvalidRecord, "writing Arrow rows as JSON")?;
     Ok(rows)
+}
+
+/// An Arrow IPC stream or file as one batch in the record path's types (`record_types`), for
+/// puts that keep Arrow all the way; refuses what a record cannot hold, as `ipc_to_ndjson` does.
+pub fn ipc_to_batch(ipc: &[u8]) -> Result<RecordBatch> {
+    let (schema, batches) = read_checked(ipc)?;
+    let batch =
+        arrow_select::concat::concat_batches(&schema, &batches).code(ErrorCode::Internal, "joining Arrow batches")?;
+    super::record_types::record_types(&batch)
+}
+
+/// Every WAL payload the core writes for an Arrow put starts with the IPC continuation marker;
+/// a JSON payload starts with `{` or whitespace, so the two can never be confused.
+pub const IPC_PAYLOAD_MARK: [u8; 4] = [0xFF; 4];
+
+pub fn is_ipc_payload(payload: &[u8]) -> bool {
+    payload.starts_with(&IPC_PAYLOAD_MARK)
+}
+
+/// One batch as an IPC stream (a WAL payload).
+pub fn batch_to_ipc(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(batch.get_array_memory_size() + 1024);
+    let mut w =
+        arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema()).code(ErrorCode::Internal, "IPC writer")?;
+    w.write(batch).code(ErrorCode::Internal, "IPC write")?;
+    w.finish().code(ErrorCode::Internal, "IPC finish")?;
+    drop(w);
+    debug_assert!(is_ipc_payload(&out));
+    Ok(out)
+}
+
+/// A WAL payload written by `batch_to_ipc`, back as one batch.
+pub fn ipc_payload_to_batch(payload: &[u8]) -> Result<RecordBatch> {
+    let (schema, batches) = read_ipc(payload)?;
+    arrow_select::concat::concat_batches(&schema, &batches).code(ErrorCode::WalCorrupt, "joining WAL IPC batches")
+}
+
+fn read_checked(ipc: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let (schema, batches) = read_ipc(ipc)?;
+    for field in schema.fields() {
+        check_type(field.name(), field)?;
+    }
+    let mut rows = 0;
+    for batch in &batches {
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            check_values(field.name(), column, rows)?;
+        }
+        rows += batch.num_rows();
+    }
+    Ok((schema, batches))
 }
 
 /// arrow-json leaves out a column of type Null even with explicit nulls; as all-null text it

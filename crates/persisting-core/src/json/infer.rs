@@ -24,8 +24,17 @@ pub enum MergeMode {
 /// Top-level field whose number arrays are float32 vectors (the lancedb convention).
 pub const VECTOR_FIELD: &str = "vector";
 
+/// Top-level fields declared float32 vectors of a dimension (the `vectorColumns` option).
+pub type VectorColumns = std::collections::BTreeMap<String, i32>;
+
 /// Infers the Arrow schema of newline-separated JSON rows (see the module doc for the rules).
 pub fn infer_rows(rows: &[u8]) -> Result<Schema> {
+    infer_rows_with(rows, &VectorColumns::new())
+}
+
+/// `infer_rows` where the `declared` fields are float32 vectors: a number array of the declared
+/// length, or null; anything else there is refused naming the record.
+pub fn infer_rows_with(rows: &[u8], declared: &VectorColumns) -> Result<Schema> {
     let mut fields: Vec<Field> = Vec::new();
     for (idx, v) in serde_json::Deserializer::from_slice(rows).into_iter::<Value>().enumerate() {
         let v = v.code(ErrorCode::InvalidRecord, "invalid JSON")?;
@@ -34,11 +43,37 @@ pub fn infer_rows(rows: &[u8]) -> Result<Schema> {
         };
         let mut row_fields: Vec<Field> = Vec::with_capacity(map.len());
         for (k, v) in map.iter() {
-            row_fields.push(Field::new(k, infer_top(k, v), true));
+            let t = match declared.get(k) {
+                Some(&dim) => declared_vector(k, v, dim, idx)?,
+                None => infer_top(k, v),
+            };
+            row_fields.push(Field::new(k, t, true));
         }
         fields = merge_field_lists(&fields, &row_fields, MergeMode::Loose, "")?;
     }
     Ok(Schema::new(fields))
+}
+
+fn declared_vector(name: &str, v: &Value, dim: i32, idx: usize) -> Result<DataType> {
+    match v {
+        Value::Null => Ok(DataType::Null),
+        Value::Array(items) if items.len() == dim as usize && items.iter().all(|x| x.is_number()) => {
+            Ok(DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Float32, true)), dim))
+        }
+        other => {
+            let held = match other {
+                Value::Array(items) if items.iter().all(|x| x.is_number()) => format!("{} numbers", items.len()),
+                Value::Array(_) => "an array with non-numbers".to_string(),
+                Value::Object(_) => "an object".to_string(),
+                Value::String(_) => "a string".to_string(),
+                Value::Bool(_) => "a boolean".to_string(),
+                _ => "a number".to_string(),
+            };
+            Err(Error::invalid_record(format!(
+                "record {idx} holds {held} at {name}, which vectorColumns declares a vector of {dim} numbers"
+            )))
+        }
+    }
 }
 
 fn infer_top(name: &str, v: &Value) -> DataType {
@@ -94,8 +129,12 @@ fn merge_field_lists(old: &[Field], new: &[Field], mode: MergeMode, prefix: &str
         let path = format!("{prefix}{}", nf.name());
         match out.iter_mut().find(|f| f.name() == nf.name()) {
             Some(of) => {
+                check_typed_join(of, nf, &path)?;
                 let merged = merge_types(of.data_type(), nf.data_type(), mode, &path)?;
-                if &merged != of.data_type() {
+                if of.data_type() == &DataType::Null {
+                    // A field that had no type takes the new one with its marks (typed vectors).
+                    *of = nf.clone().with_data_type(merged).with_nullable(true);
+                } else if &merged != of.data_type() {
                     *of = of.clone().with_data_type(merged);
                 }
             }
@@ -105,11 +144,34 @@ fn merge_field_lists(old: &[Field], new: &[Field], mode: MergeMode, prefix: &str
                         "field '{path}' is not in the stored schema; this backend's schema is fixed by its first flush (use the 'persisting' backend for schema evolution)"
                     )));
                 }
-                out.push(Field::new(nf.name(), nf.data_type().clone(), true));
+                out.push(nf.clone().with_nullable(true));
             }
         }
     }
     Ok(out)
+}
+
+/// A column of typed-array vectors takes only typed arrays of its kind and length, and typed
+/// arrays go only into such a column (or a new one): reads give back what was put, so neither
+/// side may become a list or a plain array column. Nulls join anything.
+pub fn check_typed_join(old: &Field, new: &Field, path: &str) -> Result<()> {
+    let kind = |f: &Field| f.metadata().get(super::TYPED_ARRAY_KEY).cloned();
+    let (ok, nk) = (kind(old), kind(new));
+    if (ok.is_none() && nk.is_none()) || old.data_type() == &DataType::Null || new.data_type() == &DataType::Null {
+        return Ok(());
+    }
+    if ok == nk && old.data_type() == new.data_type() {
+        return Ok(());
+    }
+    let describe = |f: &Field, k: &Option<String>| match (k, f.data_type()) {
+        (Some(k), DataType::FixedSizeList(_, n)) => format!("{k} vectors of {n} values"),
+        (_, t) => format!("{} values", type_name(t)),
+    };
+    Err(Error::schema(format!(
+        "field '{path}' holds {}, so {} cannot go there (a field keeps one kind of value, so reads give back what was put)",
+        describe(old, &ok),
+        describe(new, &nk)
+    )))
 }
 
 fn type_name(t: &DataType) -> String {

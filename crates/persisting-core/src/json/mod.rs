@@ -15,9 +15,11 @@
 mod arrow_in;
 mod infer;
 mod ndjson;
+mod record_types;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod vectors;
 
 use arrow_array::RecordBatch;
 use arrow_json::ReaderBuilder;
@@ -25,10 +27,25 @@ use arrow_schema::SchemaRef;
 
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 
-pub use arrow_in::ipc_to_ndjson;
-pub use infer::{infer_rows, merge_schemas, merge_types, MergeMode, VECTOR_FIELD};
+pub use arrow_in::{batch_to_ipc, ipc_payload_to_batch, ipc_to_batch, ipc_to_ndjson, is_ipc_payload};
+pub use infer::{
+    check_typed_join, infer_rows, infer_rows_with, merge_schemas, merge_types, MergeMode, VectorColumns, VECTOR_FIELD,
+};
 pub use ndjson::{first_bad_line, ndjson_lines, ndjson_to_array};
+pub use record_types::record_types;
 pub use scan::{split_rows, SplitRows};
+pub use vectors::{apply_declared, rows_with_vectors, vector_columns_out, OwnedVectors, RawVectors};
+
+/// Field metadata of a vector column made from `Float32Array`/`Float64Array` values (the value
+/// names the kind): reads hand that column back as typed arrays, not number arrays. Stored in
+/// Lance with the column, so it holds across reopens and for readers in other processes.
+pub const TYPED_ARRAY_KEY: &str = "persisting:typed-array";
+
+/// The metadata `TYPED_ARRAY_KEY` gives a vector field of float64 (`f64`) or float32 values.
+pub fn typed_array_metadata(f64: bool) -> std::collections::HashMap<String, String> {
+    let kind = if f64 { "Float64Array" } else { "Float32Array" };
+    std::iter::once((TYPED_ARRAY_KEY.to_string(), kind.to_string())).collect()
+}
 
 /// Decodes newline-separated rows with a known schema; unknown fields are errors.
 pub fn decode_rows(rows: &[u8], schema: &SchemaRef, expected_rows: usize) -> Result<RecordBatch> {

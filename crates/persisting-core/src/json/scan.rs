@@ -44,7 +44,12 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
         .map(|s| {
             s.fields()
                 .iter()
-                .map(|f| SchemaSlot { name: f.name().as_bytes(), dt: f.data_type(), has_int: has_int(f.data_type()) })
+                .map(|f| SchemaSlot {
+                    name: f.name().as_bytes(),
+                    dt: f.data_type(),
+                    has_int: has_int(f.data_type()),
+                    typed: f.metadata().contains_key(super::TYPED_ARRAY_KEY),
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -83,6 +88,9 @@ struct SchemaSlot<'a> {
     /// Holds Int64 somewhere: a nested non-integer must then take the checked path, because
     /// arrow-json's strict decode truncates `2.5` into an Int64 slot instead of failing.
     has_int: bool,
+    /// A vector column of typed arrays (`TYPED_ARRAY_KEY`): a JSON array there takes the checked
+    /// path, which refuses it (reads must give back what was put).
+    typed: bool,
 }
 
 fn has_int(dt: &DataType) -> bool {
@@ -150,7 +158,7 @@ fn scan_object_row(buf: &[u8], start: usize, fields: &[SchemaSlot], fits: &mut b
             };
             pos += 1;
             *fits = match field {
-                Some(f) => kind_fits(kind, f.dt) && !(wide && f.has_int),
+                Some(f) => kind_fits(kind, f.dt) && !(wide && f.has_int) && !(f.typed && matches!(kind, Kind::Arr)),
                 None => false,
             };
         }

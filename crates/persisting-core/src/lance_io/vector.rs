@@ -36,7 +36,11 @@ fn check_vector_column(ds: &Dataset, column: &str) -> Result<usize> {
         DataType::FixedSizeList(_, n) => Ok(*n as usize),
         other => Err(Error::new(
             ErrorCode::SchemaMismatch,
-            format!("field '{column}' is not a vector of numbers (fixed-length array) but {other}"),
+            format!(
+                "field '{column}' is not a vector column (it holds {other}); a vector column holds Float32Array or \
+                 Float64Array values, or is named 'vector', or is declared with the vectorColumns option \
+                 ({{ {column}: <dimension> }}) before its first record"
+            ),
         )),
     }
 }

@@ -31,15 +31,7 @@ impl BucketStore {
     /// As `put_json`, for a caller-owned buffer (rewritten in place by the row split), so a
     /// binding can reuse one buffer for every call instead of allocating per batch.
     pub fn put_json_in_place(self: &Arc<Self>, bytes: &mut [u8]) -> Result<PutAck> {
-        if self.read_only {
-            return Err(Error::new(ErrorCode::ReadOnly, "this is a read-only view of an older version"));
-        }
-        let mut st = self.st();
-        if st.closed {
-            return Err(Error::new(ErrorCode::Closed, "the backend is closed"));
-        }
-        Self::check_failed(&st)?;
-        fault::point("put")?;
+        let mut st = self.state_for_put()?;
         let split = json::split_rows(bytes, st.schema.as_deref())?;
         let n = split.rows as u64;
         if n == 0 {
@@ -86,6 +78,31 @@ impl BucketStore {
             st.buffer_bytes += batch.get_array_memory_size() as u64;
             st.buffer.push(Chunk::Batch(batch));
         }
+        self.accepted(st, n, lsn)
+    }
+
+    /// The state, locked for a put, once this store may take one (writable, open, not failed).
+    pub(super) fn state_for_put(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        if self.read_only {
+            return Err(Error::new(ErrorCode::ReadOnly, "this is a read-only view of an older version"));
+        }
+        let st = self.st();
+        if st.closed {
+            return Err(Error::new(ErrorCode::Closed, "the backend is closed"));
+        }
+        Self::check_failed(&st)?;
+        fault::point("put")?;
+        Ok(st)
+    }
+
+    /// The end of every put once its rows are buffered (and in the WAL at `lsn`): publish or
+    /// gate them, metrics, the flush trigger, and what the caller must still wait for.
+    pub(super) fn accepted(
+        self: &Arc<Self>,
+        mut st: std::sync::MutexGuard<'_, State>,
+        n: u64,
+        lsn: Option<u64>,
+    ) -> Result<PutAck> {
         st.buffer_rows += n;
         let total = st.persisted + st.buffer_rows;
         let buffer_rows = st.buffer_rows;

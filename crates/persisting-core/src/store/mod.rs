@@ -10,6 +10,7 @@
 //! checkouts), `schema` (decoding and schema merging), `buffer` (puts, durability, back-pressure),
 //! `flush` (Lance commits, compaction, indexes) and `read` (ranges, waits, search).
 
+mod arrow_put;
 mod buffer;
 mod flush;
 mod open;

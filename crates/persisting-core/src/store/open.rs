@@ -10,6 +10,7 @@ use super::{BucketStore, StoreOptions, WalOptions};
 use crate::defaults;
 use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::fault;
+use crate::json;
 use crate::lance_io;
 use crate::lock::{create_dir_durable, BucketLock};
 use crate::wal::{Wal, WalConfig};
@@ -138,8 +139,13 @@ impl BucketStore {
                 continue;
             }
             let rows = entry.payload;
-            // Payloads are stored already split into rows; re-wrap them so the normal path applies.
-            let batch = self.decode_locked(&mut st, &rows, None)?;
+            // JSON payloads are stored already split into rows; Arrow puts as an IPC stream.
+            let batch = if json::is_ipc_payload(&rows) {
+                let batch = json::ipc_payload_to_batch(&rows)?;
+                self.merge_batch_locked(&mut st, &batch)?
+            } else {
+                self.decode_locked(&mut st, &rows, None)?
+            };
             let batch = if skip > 0 { batch.slice(skip, batch.num_rows() - skip) } else { batch };
             let n = batch.num_rows() as u64;
             st.buffer_bytes += batch.get_array_memory_size() as u64;

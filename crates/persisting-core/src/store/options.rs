@@ -45,6 +45,9 @@ pub struct StoreOptions {
     pub read_only: bool,
     /// Unflushed bytes past which puts wait for a flush (back-pressure).
     pub max_buffer_bytes: u64,
+    /// Top-level fields stored as float32 vectors of the given dimension, whatever their first
+    /// values look like (number arrays, typed arrays).
+    pub vector_columns: crate::json::VectorColumns,
 }
 
 impl StoreOptions {
@@ -62,6 +65,7 @@ impl StoreOptions {
             metrics: false,
             read_only: false,
             max_buffer_bytes: defaults::MAX_BUFFER_BYTES,
+            vector_columns: Default::default(),
         }
     }
 }
@@ -72,6 +76,13 @@ pub(super) fn validate(opts: &StoreOptions) -> Result<()> {
     }
     if opts.flush_threshold == 0 {
         return Err(Error::invalid_option("flushThreshold must be a positive integer"));
+    }
+    for (name, &dim) in &opts.vector_columns {
+        if name.is_empty() || dim < 1 {
+            return Err(Error::invalid_option(format!(
+                "vectorColumns['{name}'] must name a field and give a positive dimension, got {dim}"
+            )));
+        }
     }
     if opts.max_buffer_bytes == 0 {
         return Err(Error::invalid_option("maxBufferBytes must be a positive number of bytes"));

@@ -22,6 +22,17 @@ impl BucketStore {
         json::encode_batches(&parts)
     }
 
+    /// Records `[offset, offset+limit)` as `read_json` gives them, except that vector columns
+    /// made from typed arrays come apart as raw bytes (`json::OwnedVectors`), for reads that
+    /// hand them back as typed arrays; the JSON text leaves those fields out.
+    pub async fn read_rows(&self, offset: u64, limit: Option<u64>) -> Result<(Vec<u8>, Vec<json::OwnedVectors>)> {
+        let (parts, schema) = self.read_batches(offset, limit).await?;
+        match schema {
+            Some(schema) => rows_text(parts, &schema),
+            None => Ok((json::encode_batches(&parts)?, Vec::new())),
+        }
+    }
+
     /// Records `[offset, offset+limit)` as an Arrow IPC stream (schema, then the batches): the
     /// stored columns as they are, so a reader in another language or library gets them
     /// without a JSON round trip.
@@ -71,30 +82,69 @@ impl BucketStore {
                 }
             }
             if end > persisted {
-                let mut pos = persisted;
-                let from = offset.max(persisted);
-                for b in &buffer {
-                    let len = b.num_rows() as u64;
-                    let (bs, be) = (pos, pos + len);
-                    pos = be;
-                    if be <= from {
-                        continue;
-                    }
-                    if bs >= end {
-                        break;
-                    }
-                    let s = from.max(bs) - bs;
-                    let e = end.min(be) - bs;
-                    let schema = schema.as_ref().ok_or_else(|| Error::internal("buffered rows without a schema"))?;
-                    let decoded = b.decode(schema)?;
-                    if let Chunk::Raw(raw) = b {
-                        self.keep_decoded(raw, &decoded);
-                    }
-                    parts.push(decoded.slice(s as usize, (e - s) as usize));
-                }
+                let schema = schema.as_ref().ok_or_else(|| Error::internal("buffered rows without a schema"))?;
+                parts.extend(self.buffered_parts(&buffer, schema, persisted, offset.max(persisted), end)?);
             }
         }
         Ok((parts, schema))
+    }
+
+    /// The buffered rows `[from, end)` (all past `persisted`, where the buffer starts).
+    fn buffered_parts(
+        &self,
+        buffer: &[Chunk],
+        schema: &SchemaRef,
+        persisted: u64,
+        from: u64,
+        end: u64,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut parts = Vec::new();
+        let mut pos = persisted;
+        for b in buffer {
+            let len = b.num_rows() as u64;
+            let (bs, be) = (pos, pos + len);
+            pos = be;
+            if be <= from {
+                continue;
+            }
+            if bs >= end {
+                break;
+            }
+            let s = from.max(bs) - bs;
+            let e = end.min(be) - bs;
+            let decoded = b.decode(schema)?;
+            if let Chunk::Raw(raw) = b {
+                self.keep_decoded(raw, &decoded);
+            }
+            parts.push(decoded.slice(s as usize, (e - s) as usize));
+        }
+        Ok(parts)
+    }
+
+    /// `read_rows` without waiting on anything, for a tailing reader at the head: `None` unless
+    /// every row of the range is still in this writer's buffer (rows already in Lance, or a
+    /// reader following another process, take `read_rows`).
+    pub fn read_buffered_rows(&self, offset: u64, limit: u64) -> Option<Result<(Vec<u8>, Vec<json::OwnedVectors>)>> {
+        if self.follows {
+            return None;
+        }
+        let (persisted, buffer, schema) = {
+            let st = self.st();
+            if let Err(e) = Self::check_failed(&st) {
+                return Some(Err(e));
+            }
+            if offset < st.persisted {
+                return None;
+            }
+            (st.persisted, st.buffer.clone(), st.schema.clone())
+        };
+        let buffered: u64 = buffer.iter().map(|b| b.num_rows() as u64).sum();
+        let end = offset.saturating_add(limit).min((persisted + buffered).min(self.total_count()));
+        if offset >= end {
+            return Some(Ok((b"[]".to_vec(), Vec::new())));
+        }
+        let schema = schema?;
+        Some(self.buffered_parts(&buffer, &schema, persisted, offset, end).and_then(|parts| rows_text(parts, &schema)))
     }
 
     /// Replaces raw rows a read had to decode by their batch, so later reads do not decode again.
@@ -208,6 +258,33 @@ impl BucketStore {
     /// Nearest records to `vector` in a vector field. Flushes first so every acknowledged
     /// record is searchable.
     pub async fn search_json(self: &Arc<Self>, column: &str, vector: &[f32], k: usize) -> Result<Vec<u8>> {
+        match self.search_batch(column, vector, k).await? {
+            Some(batch) => json::encode_batches(&[batch]),
+            None => Ok(b"[]".to_vec()),
+        }
+    }
+
+    /// `search_json` with typed-array vector columns apart as raw bytes (as `read_rows`).
+    pub async fn search_rows(
+        self: &Arc<Self>,
+        column: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<(Vec<u8>, Vec<json::OwnedVectors>)> {
+        match self.search_batch(column, vector, k).await? {
+            Some(batch) => {
+                // The bucket's schema knows which columns hold typed arrays (a scan's output
+                // schema need not carry field metadata).
+                let schema = self.st().schema.clone().unwrap_or_else(|| batch.schema());
+                rows_text(vec![batch], &schema)
+            }
+            None => Ok((b"[]".to_vec(), Vec::new())),
+        }
+    }
+
+    /// The nearest rows, after flushing (a writer) or following new versions (a reader); None
+    /// before anything was stored.
+    async fn search_batch(self: &Arc<Self>, column: &str, vector: &[f32], k: usize) -> Result<Option<RecordBatch>> {
         if self.follows {
             self.refresh().await?;
         } else {
@@ -215,10 +292,29 @@ impl BucketStore {
             self.flush().await?;
         }
         let ds = self.st().dataset.clone();
-        let Some(ds) = ds else {
-            return Ok(b"[]".to_vec());
-        };
-        let batch = lance_io::search(&ds, column, vector, k).await?;
-        json::encode_batches(&[batch])
+        match ds {
+            Some(ds) => Ok(Some(lance_io::search(&ds, column, vector, k).await?)),
+            None => Ok(None),
+        }
     }
+}
+
+/// Rows as JSON text, the typed-array vector columns of `schema` apart as raw bytes.
+fn rows_text(parts: Vec<RecordBatch>, schema: &Schema) -> Result<(Vec<u8>, Vec<json::OwnedVectors>)> {
+    let (rest, vectors) = json::vector_columns_out(parts, schema);
+    if vectors.is_empty() || rest.iter().any(|b| b.num_columns() > 0) {
+        return Ok((json::encode_batches(&rest)?, vectors));
+    }
+    // Only vector columns: arrow-json writes nothing for a batch without columns.
+    let rows: usize = rest.iter().map(|b| b.num_rows()).sum();
+    let mut t = Vec::with_capacity(rows * 3 + 2);
+    t.push(b'[');
+    for i in 0..rows {
+        if i > 0 {
+            t.push(b',');
+        }
+        t.extend_from_slice(b"{}");
+    }
+    t.push(b']');
+    Ok((t, vectors))
 }

@@ -44,7 +44,7 @@ impl BucketStore {
                 return Ok(b);
             }
         }
-        let inferred = json::infer_rows(bytes)?;
+        let inferred = json::infer_rows_with(bytes, &self.opts.vector_columns)?;
         let n = match rows {
             Some(n) => n,
             None => count_rows(bytes),
@@ -59,8 +59,32 @@ impl BucketStore {
         check_storable(&merged, st.stored.is_some())?;
         let merged = Arc::new(merged);
         let batch = json::decode_rows(bytes, &merged, n)?;
+        Self::adopt_schema(st, merged)?;
+        Ok(batch)
+    }
+
+    /// An Arrow batch (already in the record path's types) in the buffer's schema, evolving it
+    /// by the same rules as decoded JSON rows. Nothing is appended here.
+    pub(super) fn merge_batch_locked(&self, st: &mut State, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mode = self.mode_for(st);
+        let incoming = batch.schema();
+        let merged = match &st.schema {
+            None => incoming.as_ref().clone(),
+            Some(cur) => {
+                let stored = st.stored.clone();
+                merge_by_field(cur, &incoming, mode, stored.as_deref())?
+            }
+        };
+        check_storable(&merged, st.stored.is_some())?;
+        let merged = Arc::new(merged);
+        let batch = crate::conform::conform_batch(batch, &merged)?;
+        Self::adopt_schema(st, merged)?;
+        Ok(batch)
+    }
+
+    /// The buffer follows the widest schema so reads and flushes see one shape.
+    fn adopt_schema(st: &mut State, merged: Arc<Schema>) -> Result<()> {
         if st.schema.as_deref() != Some(merged.as_ref()) {
-            // The buffer follows the widest schema so reads and flushes see one shape.
             let mut conformed = Vec::with_capacity(st.buffer.len());
             for c in &st.buffer {
                 conformed.push(c.conform(&merged)?);
@@ -68,7 +92,7 @@ impl BucketStore {
             st.buffer = conformed;
             st.schema = Some(merged);
         }
-        Ok(batch)
+        Ok(())
     }
 }
 
@@ -159,8 +183,13 @@ fn merge_by_field(cur: &Schema, new: &Schema, mode: MergeMode, stored: Option<&S
         };
         match fields.iter_mut().find(|f| f.name() == nf.name()) {
             Some(f) => {
+                json::check_typed_join(f, nf, nf.name())?;
                 let t = json::merge_types(f.data_type(), nf.data_type(), m, nf.name())?;
-                *f = f.clone().with_data_type(t);
+                *f = if f.data_type() == &arrow_schema::DataType::Null {
+                    nf.as_ref().clone().with_data_type(t).with_nullable(true)
+                } else {
+                    f.clone().with_data_type(t)
+                };
             }
             None => {
                 if m == MergeMode::Fixed {
@@ -169,7 +198,7 @@ fn merge_by_field(cur: &Schema, new: &Schema, mode: MergeMode, stored: Option<&S
                         nf.name()
                     )));
                 }
-                fields.push(arrow_schema::Field::new(nf.name(), nf.data_type().clone(), true));
+                fields.push(nf.as_ref().clone().with_nullable(true));
             }
         }
     }

@@ -8,14 +8,14 @@ use std::time::Duration;
 use persisting_core::{runtime, BucketStore, Compression, ErrorCode, PutAck, StoreOptions, WalOptions};
 use serde_json::{json, Value};
 
-fn opts(dir: &Path) -> StoreOptions {
+pub(super) fn opts(dir: &Path) -> StoreOptions {
     let mut o = StoreOptions::new(dir.to_string_lossy());
     o.flush_threshold = 1_000_000;
     o.compaction_threshold = 0;
     o
 }
 
-fn open(o: StoreOptions) -> Arc<BucketStore> {
+pub(super) fn open(o: StoreOptions) -> Arc<BucketStore> {
     runtime().block_on(BucketStore::open(o)).unwrap()
 }
 
@@ -23,12 +23,12 @@ fn put(s: &Arc<BucketStore>, v: Value) -> persisting_core::Result<PutAck> {
     s.put_json(serde_json::to_vec(&v).unwrap())
 }
 
-fn read(s: &Arc<BucketStore>, offset: u64, limit: Option<u64>) -> Vec<Value> {
+pub(super) fn read(s: &Arc<BucketStore>, offset: u64, limit: Option<u64>) -> Vec<Value> {
     let b = runtime().block_on(s.read_json(offset, limit)).unwrap();
     serde_json::from_slice(&b).unwrap()
 }
 
-fn flush(s: &Arc<BucketStore>) {
+pub(super) fn flush(s: &Arc<BucketStore>) {
     runtime().block_on(s.flush()).unwrap()
 }
 
