@@ -40,10 +40,10 @@ export declare class NativeBucketStore {
    * once the buffer is back under its limit.
    */
   settle(ack: number): Promise<number>
-  readJson(offset: number, limit?: number | undefined | null): Promise<string>
   /**
-   * `readJson`, with the vector columns made from typed arrays apart as raw bytes (left out
-   * of the JSON text), so reads hand them back as the same typed arrays.
+   * Records `[offset, offset+limit)` as a JSON array, except that vector columns made from
+   * typed arrays come apart as raw bytes (left out of the JSON text), so reads hand them back
+   * as the same typed arrays.
    */
   readRows(offset: number, limit?: number | undefined | null): Promise<NativeRows>
   /**

@@ -315,15 +315,9 @@ impl NativeBucketStore {
         AsyncTask::new(Settle { inner: self.inner.clone(), ack })
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub async fn read_json(&self, offset: f64, limit: Option<f64>) -> napi::Result<Coded<String>> {
-        let inner = self.inner.clone();
-        let r = on_core(async move { inner.read_json(offset as u64, limit.map(|l| l as u64)).await }).await;
-        Ok(Coded(r.and_then(utf8)))
-    }
-
-    /// `readJson`, with the vector columns made from typed arrays apart as raw bytes (left out
-    /// of the JSON text), so reads hand them back as the same typed arrays.
+    /// Records `[offset, offset+limit)` as a JSON array, except that vector columns made from
+    /// typed arrays come apart as raw bytes (left out of the JSON text), so reads hand them back
+    /// as the same typed arrays.
     #[napi(ts_return_type = "Promise<NativeRows>")]
     pub async fn read_rows(&self, offset: f64, limit: Option<f64>) -> napi::Result<Coded<NativeRows>> {
         let inner = self.inner.clone();
