@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::state::{Chunk, RawRows, State, RAW_CHUNK_ROWS};
+use super::state::{Chunk, RawRows, State, RAW_CHUNK_BYTES, RAW_CHUNK_ROWS};
 use super::{BucketStore, PutAck};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fault;
@@ -46,13 +46,15 @@ impl BucketStore {
             }
             let schema = st.schema.clone().unwrap();
             let appended = match st.buffer.last_mut() {
-                Some(Chunk::Raw(last)) if Arc::ptr_eq(&last.schema, &schema) && last.rows < RAW_CHUNK_ROWS => {
+                Some(Chunk::Raw(last))
+                    if Arc::ptr_eq(&last.schema, &schema)
+                        && last.rows < RAW_CHUNK_ROWS
+                        && last.bytes.len() + bytes.len() < RAW_CHUNK_BYTES =>
+                {
                     // Only while no flush or read holds the chunk: theirs is a fixed snapshot.
                     match Arc::get_mut(last) {
                         Some(r) => {
-                            r.bytes.push(b'\n');
-                            r.bytes.extend_from_slice(bytes);
-                            r.rows += split.rows;
+                            r.append(bytes, split.rows);
                             true
                         }
                         None => false,
@@ -67,7 +69,7 @@ impl BucketStore {
                 let mut owned = Vec::with_capacity((bytes.len() * 4).max(1 << 16));
                 owned.extend_from_slice(bytes);
                 st.buffer_bytes += owned.len() as u64;
-                st.buffer.push(Chunk::Raw(Arc::new(RawRows { bytes: owned, rows: split.rows, schema })));
+                st.buffer.push(Chunk::Raw(Arc::new(RawRows::new(owned, split.rows, schema))));
             }
         } else {
             let batch = self.decode_locked(&mut st, bytes, Some(&split))?;

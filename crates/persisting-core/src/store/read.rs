@@ -8,7 +8,7 @@ use arrow_array::RecordBatch;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{Schema, SchemaRef};
 
-use super::state::{Chunk, RawRows};
+use super::state::{Chunk, RawRows, RAW_CHUNK_ROWS};
 use super::BucketStore;
 use crate::conform::{conform_batch, fill_missing};
 use crate::error::{Error, ErrorCode, Result, ResultExt};
@@ -100,7 +100,8 @@ impl BucketStore {
     ) -> Result<Vec<RecordBatch>> {
         let mut parts = Vec::new();
         let mut pos = persisted;
-        for b in buffer {
+        let open = buffer.len().saturating_sub(1);
+        for (i, b) in buffer.iter().enumerate() {
             let len = b.num_rows() as u64;
             let (bs, be) = (pos, pos + len);
             pos = be;
@@ -110,13 +111,28 @@ impl BucketStore {
             if bs >= end {
                 break;
             }
-            let s = from.max(bs) - bs;
-            let e = end.min(be) - bs;
-            let decoded = b.decode(schema)?;
-            if let Chunk::Raw(raw) = b {
-                self.keep_decoded(raw, &decoded);
+            let s = (from.max(bs) - bs) as usize;
+            let e = (end.min(be) - bs) as usize;
+            match b {
+                // Part of a raw chunk, or the one puts still append to: decode just those puts
+                // and leave it raw, so a reader at the head neither decodes the chunk again and
+                // again nor makes the next put start a chunk of its own.
+                Chunk::Raw(raw) if e - s < raw.rows || (i == open && raw.rows < RAW_CHUNK_ROWS) => {
+                    let part = raw.decode_range(s, e)?;
+                    parts.push(if part.schema().as_ref() == schema.as_ref() {
+                        part
+                    } else {
+                        conform_batch(&part, schema)?
+                    });
+                }
+                _ => {
+                    let decoded = b.decode(schema)?;
+                    if let Chunk::Raw(raw) = b {
+                        self.keep_decoded(raw, &decoded);
+                    }
+                    parts.push(decoded.slice(s, e - s));
+                }
             }
-            parts.push(decoded.slice(s as usize, (e - s) as usize));
         }
         Ok(parts)
     }
