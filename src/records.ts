@@ -74,12 +74,21 @@ function checkValue(value: unknown, path: string, what: string, ancestors: objec
 
 /** Throws StorageError('INVALID_RECORD') unless `r` is a plain object JSON can carry losslessly. */
 export function assertRecord(r: unknown, what: string | number = 'record', allowVectors = false): asserts r is Row {
+  checkRecord(r, what, allowVectors)
+}
+
+/**
+ * `assertRecord` that also tells whether the record holds a typed-array vector at its top level
+ * (allowed only with `allowVectors`; the caller then encodes the batch with raw floats).
+ */
+export function checkRecord(r: unknown, what: string | number = 'record', allowVectors = false): boolean {
   if (typeof r !== 'object' || r === null || Array.isArray(r) || !isPlainObject(r)) {
     throw invalid(label(what), `must be a plain object, got ${describe(r)}`)
   }
   // Flat records (the common case) cost one typeof per field, and numbers one subtraction
   // (x - x is 0 exactly when x is finite); only nested values recurse.
   let ancestors: object[] | undefined
+  let vectors = false
   for (const key in r) {
     const v = (r as Row)[key]
     const t = typeof v
@@ -89,30 +98,18 @@ export function assertRecord(r: unknown, what: string | number = 'record', allow
     }
     if (t === 'string' || t === 'boolean' || t === 'undefined' || v === null) continue
     if (allowVectors && (v instanceof Float32Array || v instanceof Float64Array)) {
-      sawVector = true
+      vectors = true
       continue
     }
     ancestors ??= [r]
     checkValue(v, key, label(what), ancestors)
   }
+  return vectors
 }
 
 /** A batch names records by index; the text is only built for an error. */
 export function label(what: string | number): string {
   return typeof what === 'number' ? `record ${what}` : what
-}
-
-/** Set by `assertRecord(.., allowVectors)` when a top-level value is a Float32Array/Float64Array. */
-let sawVector = false
-
-/** Clears the flag `lastHadVectors` reads. */
-export function resetVectorFlag(): void {
-  sawVector = false
-}
-
-/** Whether a typed-array vector was met by `assertRecord(.., allowVectors)` since `resetVectorFlag`. */
-export function lastHadVectors(): boolean {
-  return sawVector
 }
 
 /** JSON.stringify of a batch; a value JSON cannot carry is INVALID_RECORD. */

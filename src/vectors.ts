@@ -6,7 +6,7 @@
  * from typed arrays the same way, and reads hand them back as typed arrays of the same kind.
  */
 import type { NativeRows, NativeVectors } from '../binding.cjs'
-import { assertRecord, describe, invalid, label, lastHadVectors, resetVectorFlag, stringify } from './records.js'
+import { checkRecord, describe, invalid, label, stringify } from './records.js'
 import type { Row } from './types.js'
 
 /** A vector field of a batch as raw floats, for the native `putJsonVectors`. */
@@ -36,21 +36,23 @@ interface VectorField {
  */
 export function encodeBatch(records: Row[], vectorNames: ReadonlySet<string> = DEFAULT_VECTOR_NAMES): EncodedBatch {
   if (!Array.isArray(records)) throw invalid('records', `must be an array, got ${describe(records)}`)
-  resetVectorFlag()
-  for (let i = 0; i < records.length; i++) assertRecord(records[i], i, true)
-  const typed = lastHadVectors() ? typedFields(records) : undefined
+  let hasVectors = false
+  for (let i = 0; i < records.length; i++) if (checkRecord(records[i], i, true)) hasVectors = true
+  const typed = hasVectors ? typedFields(records) : undefined
   const plain = plainFields(records, vectorNames, typed)
   if (typed === undefined && plain.length === 0) return { json: stringify(records) }
   const columns: VectorColumn[] = []
   for (const [name, f] of typed ?? []) columns.push(typedColumn(records, name, f))
   for (const [name, dim] of plain) columns.push(plainColumn(records, name, dim))
   const drop = new Set(columns.map((c) => c.name))
-  const rest = records.map((r) => {
-    const o: Row = {}
-    for (const k in r) if (!drop.has(k)) o[k] = r[k]
-    return o
-  })
-  return { json: stringify(rest), vectors: columns }
+  return { json: stringify(records.map((r) => omit(r, drop))), vectors: columns }
+}
+
+/** The record without the fields in `drop` (the vectors that travel apart from its JSON). */
+export function omit(r: Row, drop: ReadonlySet<string>): Row {
+  const o: Row = {}
+  for (const k in r) if (!drop.has(k)) o[k] = r[k]
+  return o
 }
 
 const DEFAULT_VECTOR_NAMES: ReadonlySet<string> = new Set(['vector'])

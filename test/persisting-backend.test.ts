@@ -189,6 +189,55 @@ describe('PersistingBackend WAL', () => {
     await b.close()
   })
 
+  it('durable single puts of one tick go in as one call, yet each keeps its own outcome and its place', async () => {
+    const dir = tmpDir()
+    const open = () => new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0, flushThreshold: 1_000_000 })
+    const b = open()
+    await b.put({ id: 'first', n: 0 })
+    // One tick: 40 puts, the 7th and the 30th with a string where `n` is a number, a batch in
+    // the middle. Only the two bad puts fail; the rest are stored in call order.
+    const calls: Array<Promise<void>> = []
+    const want: string[] = ['first']
+    for (let i = 1; i <= 40; i++) {
+      const bad = i === 7 || i === 30
+      calls.push(b.put({ id: `p${i}`, n: bad ? 'not a number' : i }))
+      if (!bad) want.push(`p${i}`)
+      if (i === 20) {
+        calls.push(b.putBatch([{ id: 'batch-a', n: 100 }, { id: 'batch-b', n: 101 }]))
+        want.push('batch-a', 'batch-b')
+      }
+    }
+    const settled = await Promise.allSettled(calls)
+    const rejected = settled.flatMap((r, i) => (r.status === 'rejected' ? [i] : []))
+    expect(rejected).toEqual([6, 30]) // the 7th put, and the 30th (after the batch)
+    for (const i of rejected) {
+      const reason = (settled[i] as PromiseRejectedResult).reason
+      expect(reason).toBeInstanceOf(StorageError)
+      expect(['SCHEMA_MISMATCH', 'INVALID_RECORD']).toContain(reason.code)
+    }
+    expect(((await b.get()) as Array<{ id: string }>).map((r) => r.id)).toEqual(want)
+    await b.close()
+    const again = open()
+    expect(((await again.get()) as Array<{ id: string }>).map((r) => r.id)).toEqual(want)
+    await again.close()
+  })
+
+  it('a durable put made just before flush() or totalCount() is part of it', async () => {
+    const dir = tmpDir()
+    const b = new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0, flushThreshold: 1_000_000 })
+    await b.put({ id: 'a', n: 1 })
+    const p1 = b.put({ id: 'b', n: 2 })
+    const p2 = b.put({ id: 'c', n: 3 })
+    await b.flush()
+    expect((await b.stats()).persistedCount).toBe(3)
+    await Promise.all([p1, p2])
+    const p3 = b.put({ id: 'd', n: 4 })
+    expect(b.totalCount()).toBeGreaterThanOrEqual(3)
+    await p3
+    expect(b.totalCount()).toBe(4)
+    await b.close()
+  })
+
   it('group commit: puts waiting for an fsync settle when the backend closes, and kept ones survive', async () => {
     const dir = tmpDir()
     const b = new PersistingBackend({ bucketId: 0, storagePath: dir, enableWal: true, walSyncInterval: 0 })

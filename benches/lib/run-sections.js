@@ -158,6 +158,7 @@ export async function measureRead(results) {
     const reads = [
       ['ours-stream', { contender: 'ours', method: 'getStream', dir: dirs.ours }, 'ours: for await (getStream())'],
       ['ours-get', { contender: 'ours', method: 'get', chunk: PLAN.readChunk, dir: dirs.ours }, `ours: get(offset, ${PLAN.readChunk}) chunks`],
+      ['ours-arrow', { contender: 'ours', method: 'getArrow', dir: dirs.ours }, 'ours: getArrow(0, all) → one Arrow Table'],
       ['lancedb-toArray', { contender: 'lancedb', method: 'toArray', dir: dirs.lancedb }, 'lancedb: query().toArray() + row.toJSON()'],
       ['lancedb-iter', { contender: 'lancedb', method: 'iterator', dir: dirs.lancedb }, 'lancedb: for await (batch of query()) + row.toJSON()'],
       ['json-parse', { contender: 'json' }, 'reference: JSON.parse of the same records (10k arrays)'],

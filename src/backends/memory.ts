@@ -10,8 +10,8 @@ import { parseNdjson } from '../ndjson.js'
 import { Notifier } from '../notifier.js'
 import { MEMORY_SCHEMA, type MemoryBackendOptions } from '../options/backend-options.js'
 import { checkOffsetLimit, checkOptions } from '../options/validate.js'
-import { assertRecord } from '../records.js'
-import { typedFields } from '../vectors.js'
+import { checkRecord } from '../records.js'
+import { omit, typedFields } from '../vectors.js'
 import type { Row } from '../types.js'
 import type { BackendStats, StorageBackend } from './types.js'
 
@@ -49,8 +49,9 @@ export class MemoryBackend implements StorageBackend {
     this.assertOpen()
     if (!Array.isArray(records)) throw new StorageError('putBatch expects an array of records', 'INVALID_RECORD')
     // Validate everything before storing anything, so a rejected batch leaves no trace.
-    for (let i = 0; i < records.length; i++) assertRecord(records[i], what ?? i, true)
-    const vectors = [...typedFields(records).keys()]
+    let hasVectors = false
+    for (let i = 0; i < records.length; i++) if (checkRecord(records[i], what ?? i, true)) hasVectors = true
+    const vectors = hasVectors ? [...typedFields(records).keys()] : []
     if (records.length === 0) return
     for (const r of records) this.rows.push(stored(r, vectors))
     this.appended.notify()
@@ -130,7 +131,7 @@ function stored(r: Row, vectorNames: string[]): Stored {
     if (v instanceof Float32Array || v instanceof Float64Array) vectors.push([name, v.slice()])
   }
   if (vectors.length === 0) return JSON.stringify(r)
-  return { json: JSON.stringify(r, (_k, v: unknown) => (v instanceof Float32Array || v instanceof Float64Array ? undefined : v)), vectors }
+  return { json: JSON.stringify(omit(r, new Set(vectors.map(([name]) => name)))), vectors }
 }
 
 function readStored(s: Stored): Row {

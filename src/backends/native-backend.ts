@@ -10,7 +10,7 @@ import { StorageError } from '../errors.js'
 import { callNative, native, type NativeBucketStore, type NativeStats, type NativeStoreOptions } from '../native.js'
 import type { LanceBackendOptions } from '../options/backend-options.js'
 import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../options/validate.js'
-import { assertRecord, lastHadVectors, resetVectorFlag } from '../records.js'
+import { checkRecord } from '../records.js'
 import { checkArrow, checkJsonText, checkNdjson, checkWithVectors, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
 import { afterArrowLoad, loadArrow, withArrowInput, type ArrowInput, type ArrowTable } from '../arrow.js'
@@ -21,6 +21,16 @@ import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
 import type { BackendCapabilities, BackendOptions, BackendStats, StorageBackend } from './types.js'
 
 const DONE = Promise.resolve()
+
+/** A single put waiting for its tick's combined call. */
+interface TickPut {
+  json: string
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+/** Refusals of a whole combined call that a put on its own might not get (nothing was stored). */
+const REDO_ALONE = new Set(['INVALID_RECORD', 'SCHEMA_MISMATCH'])
 /** Rows a read takes from the buffer on the caller's thread when they are all there (tailing). */
 const SYNC_READ_MAX = 1024
 
@@ -120,6 +130,15 @@ export abstract class NativeBackend implements StorageBackend {
     }
   }
 
+  /**
+   * Durable single puts (`walSyncInterval: 0`) made in one tick go into the core as one call:
+   * 64 producers resumed by one fsync then cost one N-API call, one WAL frame and one group
+   * commit wait, not 64. Each keeps its own outcome (see `drainTick`).
+   */
+  private tick: TickPut[] = []
+  /** Set once a put had to wait for an fsync: only then are single puts combined. */
+  private durableAcks = false
+
   /** The open store, or the open failure. */
   private s(): NativeBucketStore {
     if (this.store) return this.store
@@ -128,17 +147,63 @@ export abstract class NativeBackend implements StorageBackend {
 
   /** Every call into the store goes through here: open failures and native errors come out typed. */
   private call<T>(fn: (store: NativeBucketStore) => T): T {
+    // Anything else this backend does comes after the puts already made, and sees them.
+    if (this.tick.length > 0) this.drainTick()
     const store = this.s()
     return callNative(() => fn(store))
   }
 
   async put(record: Row): Promise<void> {
-    resetVectorFlag()
-    assertRecord(record, 'record', true)
-    if (lastHadVectors()) return this.putBatch([record])
+    if (checkRecord(record, 'record', true)) return this.putBatch([record])
     const json = JSON.stringify([record])
     checkJsonText(json, 1, this.limits)
+    if (this.durableAcks && this.store !== undefined) return this.joinTick(json)
     await this.putJson(json)
+  }
+
+  /** Queues a checked single put (`[record]` JSON) for this tick's combined call. */
+  private joinTick(json: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.tick.push({ json, resolve, reject }) === 1) queueMicrotask(() => this.drainTick())
+    })
+  }
+
+  /**
+   * Puts the tick's single puts as one call (or several, under maxBatchBytes). The call is all
+   * or nothing: when the core refuses it (a record that does not fit the schema, say), nothing
+   * of it was stored, and each put is made again on its own, right away and in order, so only
+   * the bad one fails. A failed fsync fails them all, as it would have one by one (never
+   * retried: their frames may be on disk).
+   */
+  private drainTick(): void {
+    const puts = this.tick
+    this.tick = []
+    void afterArrowLoad(async () => {
+      let from = 0
+      while (from < puts.length) {
+        let to = from + 1
+        let chars = puts[from].json.length
+        while (to < puts.length && (chars + puts[to].json.length) * 3 <= this.limits.maxBatchBytes) chars += puts[to++].json.length
+        const part = puts.slice(from, to)
+        from = to
+        const text = part.length === 1 ? part[0].json : `[${part.map((p) => p.json.slice(1, -1)).join(',')}]`
+        let ack: number
+        try {
+          ack = this.call((s) => s.putJson(text))
+        } catch (err) {
+          const alone = part.length > 1 && err instanceof StorageError && REDO_ALONE.has(err.code)
+          for (const p of part) {
+            if (alone) this.ackedNow(() => this.call((s) => s.putJson(p.json))).then(p.resolve, p.reject)
+            else p.reject(err)
+          }
+          continue
+        }
+        this.afterAck(ack).then(
+          () => part.forEach((p) => p.resolve()),
+          (err: unknown) => part.forEach((p) => p.reject(err)),
+        )
+      }
+    })
   }
 
   async putBatch(records: Row[]): Promise<void> {
@@ -189,6 +254,8 @@ export abstract class NativeBackend implements StorageBackend {
 
   /** Waits for what a put's ack number asks: nothing, the group-commit fsync, or back-pressure. */
   private acked(put: () => number): Promise<void> {
+    // Single puts made before this one go first, also when both must wait for apache-arrow.
+    if (this.tick.length > 0) this.drainTick()
     return afterArrowLoad(() => this.ackedNow(put))
   }
 
@@ -199,11 +266,17 @@ export abstract class NativeBackend implements StorageBackend {
     } catch (err) {
       return Promise.reject(err)
     }
+    return this.afterAck(ack)
+  }
+
+  /** What a put's ack number asks for, as a promise. */
+  private afterAck(ack: number): Promise<void> {
     // Rows are readable once put returns, except with walSyncInterval 0: after their fsync.
     if (ack === 0) {
       this.appended.notify()
       return DONE
     }
+    if (ack > 0) this.durableAcks = true
     if (ack < 0) {
       this.appended.notify()
       // Back-pressure: wait until the buffer is back under its limit.

@@ -129,9 +129,7 @@ pub fn strip_metadata(schema: &Schema) -> Schema {
             .map(|f| {
                 let stripped = strip_field(f);
                 match f.metadata().get(crate::json::TYPED_ARRAY_KEY) {
-                    Some(kind) => stripped.with_metadata(
-                        std::iter::once((crate::json::TYPED_ARRAY_KEY.to_string(), kind.clone())).collect(),
-                    ),
+                    Some(kind) => stripped.with_metadata(crate::json::typed_array_mark(kind)),
                     None => stripped,
                 }
             })

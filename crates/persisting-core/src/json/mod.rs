@@ -43,7 +43,12 @@ pub const TYPED_ARRAY_KEY: &str = "persisting:typed-array";
 
 /// The metadata `TYPED_ARRAY_KEY` gives a vector field of float64 (`f64`) or float32 values.
 pub fn typed_array_metadata(f64: bool) -> std::collections::HashMap<String, String> {
-    let kind = if f64 { "Float64Array" } else { "Float32Array" };
+    typed_array_mark(if f64 { "Float64Array" } else { "Float32Array" })
+}
+
+/// The field metadata holding only the `TYPED_ARRAY_KEY` mark `kind` (a field's other
+/// metadata is never carried along with the mark).
+pub fn typed_array_mark(kind: &str) -> std::collections::HashMap<String, String> {
     std::iter::once((TYPED_ARRAY_KEY.to_string(), kind.to_string())).collect()
 }
 

@@ -34,7 +34,7 @@ pub fn record_types(batch: &RecordBatch) -> Result<RecordBatch> {
         // Only the typed-array mark survives (on a vector), so getArrow -> putArrow keeps it.
         let mut field = Field::new(f.name(), target, true);
         if let (Some(kind), DataType::FixedSizeList(_, _)) = (f.metadata().get(TYPED_ARRAY_KEY), field.data_type()) {
-            field = field.with_metadata(std::iter::once((TYPED_ARRAY_KEY.to_string(), kind.clone())).collect());
+            field = field.with_metadata(super::typed_array_mark(kind));
         }
         cols.push((field, column));
     }
