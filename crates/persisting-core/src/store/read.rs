@@ -15,6 +15,9 @@ use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::json;
 use crate::lance_io;
 
+/// Rows from Lance past which a read scans the fragments instead of taking row offsets.
+const SCAN_ROWS: u64 = 65_536;
+
 impl BucketStore {
     /// Records `[offset, offset+limit)` as one JSON array, from Lance and then the buffer.
     pub async fn read_json(&self, offset: u64, limit: Option<u64>) -> Result<Vec<u8>> {
@@ -73,8 +76,15 @@ impl BucketStore {
             if offset < persisted {
                 let ds = ds.ok_or_else(|| Error::internal("persisted rows without a dataset"))?;
                 let stop = end.min(persisted);
+                let scanned = match stop - offset >= SCAN_ROWS {
+                    true => lance_io::scan_range(&ds, offset, stop).await?,
+                    false => None,
+                };
                 // Bounded takes keep memory flat for large ranges.
-                let mut s = offset;
+                let mut s = if scanned.is_some() { stop } else { offset };
+                for b in scanned.into_iter().flatten() {
+                    parts.push(fill_missing(b, schema.as_deref())?);
+                }
                 while s < stop {
                     let e = (s + 65_536).min(stop);
                     parts.push(fill_missing(lance_io::take_range(&ds, s, e).await?, schema.as_deref())?);
