@@ -36,9 +36,7 @@ interface VectorField {
  */
 export function encodeBatch(records: Row[], vectorNames: ReadonlySet<string> = DEFAULT_VECTOR_NAMES): EncodedBatch {
   if (!Array.isArray(records)) throw invalid('records', `must be an array, got ${describe(records)}`)
-  let hasVectors = false
-  for (let i = 0; i < records.length; i++) if (checkRecord(records[i], i, true)) hasVectors = true
-  const typed = hasVectors ? typedFields(records) : undefined
+  const typed = checkBatch(records)
   const plain = plainFields(records, vectorNames, typed)
   if (typed === undefined && plain.length === 0) return { json: stringify(records) }
   const columns: VectorColumn[] = []
@@ -53,6 +51,17 @@ export function omit(r: Row, drop: ReadonlySet<string>): Row {
   const o: Row = {}
   for (const k in r) if (!drop.has(k)) o[k] = r[k]
   return o
+}
+
+/**
+ * Checks every record of a batch (typed-array vectors allowed at the top level) and returns its
+ * typed-array vector fields, checked by `typedFields`, or undefined when it has none. `what`
+ * names the records in errors instead of their index.
+ */
+export function checkBatch(records: Row[], what?: string): Map<string, VectorField> | undefined {
+  let vectors = false
+  for (let i = 0; i < records.length; i++) if (checkRecord(records[i], what ?? i, true)) vectors = true
+  return vectors ? typedFields(records) : undefined
 }
 
 const DEFAULT_VECTOR_NAMES: ReadonlySet<string> = new Set(['vector'])

@@ -10,8 +10,7 @@ import { parseNdjson } from '../ndjson.js'
 import { Notifier } from '../notifier.js'
 import { MEMORY_SCHEMA, type MemoryBackendOptions } from '../options/backend-options.js'
 import { checkOffsetLimit, checkOptions } from '../options/validate.js'
-import { checkRecord } from '../records.js'
-import { omit, typedFields } from '../vectors.js'
+import { checkBatch, omit } from '../vectors.js'
 import type { Row } from '../types.js'
 import type { BackendStats, StorageBackend } from './types.js'
 
@@ -49,9 +48,7 @@ export class MemoryBackend implements StorageBackend {
     this.assertOpen()
     if (!Array.isArray(records)) throw new StorageError('putBatch expects an array of records', 'INVALID_RECORD')
     // Validate everything before storing anything, so a rejected batch leaves no trace.
-    let hasVectors = false
-    for (let i = 0; i < records.length; i++) if (checkRecord(records[i], what ?? i, true)) hasVectors = true
-    const vectors = hasVectors ? [...typedFields(records).keys()] : []
+    const vectors = [...(checkBatch(records, what)?.keys() ?? [])]
     if (records.length === 0) return
     for (const r of records) this.rows.push(stored(r, vectors))
     this.appended.notify()
