@@ -123,6 +123,8 @@ export interface NativeDefaults {
   walRecoveryMode: 'pointInTime' | 'absolute'
   /** Bytes. */
   maxBufferBytes: number
+  /** Seconds. */
+  leaseTimeout: number
 }
 
 export interface NativeIpcPart {
@@ -224,6 +226,23 @@ export interface NativeStoreOptions {
    * dimension, an integer from 1 to 2^31-1. Default none (only `vector` and typed arrays).
    */
   vectorColumns?: Record<string, number>
+  /**
+   * Settings of the object store behind an `s3://` storage path, passed to Lance as given
+   * (`aws_endpoint`, `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+   * `aws_allow_http`, ...); the standard AWS environment variables fill the rest. Default none.
+   */
+  storageOptions?: Record<string, string>
+  /**
+   * Local directory of the bucket's WAL, writer lock and writer id. Default: `storagePath`
+   * when it is local; required with `enableWal` on an object store.
+   */
+  walPath?: string
+  /**
+   * Seconds a writer's lease of an object-store bucket lasts without renewal (renewed every
+   * third of it); a crashed writer's buckets are free again after it. From 1 to one year,
+   * default 30.
+   */
+  leaseTimeout?: number
 }
 
 /** One vector field of a batch as raw little-endian floats (row-major, `dim` a row). */

@@ -12,6 +12,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { keepSections } from './lib/sections.js'
 import { fileURLToPath } from 'node:url'
 import { rmrf } from './lib/util.js'
 import { buildMarkdown, buildSvg } from './lib/report.js'
@@ -45,7 +46,9 @@ function writeReport(res) {
   const md = buildMarkdown(res, { OURS, VARIANTS, PEERS, MATCH, OURS_B, OURS_TYPED })
   console.log('\n' + md.markdown)
   if (WRITE) {
-    fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), md.markdown)
+    const file = path.join(ROOT, 'docs', 'benchmarks.md')
+    const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+    fs.writeFileSync(file, keepSections(old, md.markdown))
     fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.svg'), buildSvg(res))
     console.log('wrote docs/benchmarks.md and docs/benchmarks.svg')
   } else {

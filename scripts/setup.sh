@@ -74,6 +74,12 @@ if [[ $want_test -eq 1 ]] && ! command -v strace >/dev/null 2>&1; then
   apt_install strace || echo "setup: strace unavailable; the strace fault tests will be skipped"
 fi
 
+# The object-store tests run a real S3-compatible server on loopback: s3s-fs (crates.io), built
+# once per machine next to the cargo target dir.
+if [[ $want_test -eq 1 ]]; then
+  bash scripts/s3-server.sh --build || echo "setup: the S3 server did not build; the object-store tests will be skipped"
+fi
+
 # Native devDependencies (better-sqlite3, ...) may compile from source; node-gyp then needs the
 # Node headers, which it would download from nodejs.org. Use the installed ones when present.
 node_prefix=$(dirname "$(dirname "$(command -v node)")")

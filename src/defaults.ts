@@ -51,3 +51,5 @@ export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024
 /** Native backends: unflushed bytes per bucket before puts wait for a flush (64 MiB). */
 export const DEFAULT_MAX_BUFFER_BYTES = 64 * 1024 * 1024
+/** Native backends on an object store: seconds a writer's bucket lease lasts without renewal. */
+export const DEFAULT_LEASE_TIMEOUT = 30

@@ -26,7 +26,7 @@ export const NATIVE_ERROR_CODES = [
 ] as const
 
 /** Codes only the TypeScript layer raises. */
-export const TS_ONLY_ERROR_CODES = ['UNKNOWN_BACKEND'] as const
+export const TS_ONLY_ERROR_CODES = ['UNKNOWN_BACKEND', 'NOT_OWNER'] as const
 
 /** Every `err.code` a StorageError / WALError can carry. */
 export const STORAGE_ERROR_CODES = [...NATIVE_ERROR_CODES, ...TS_ONLY_ERROR_CODES] as const

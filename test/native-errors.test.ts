@@ -122,6 +122,7 @@ describe('defaultOptions', () => {
       readOnly: false,
       walRecoveryMode: 'pointInTime',
       maxBufferBytes: 64 * 1024 * 1024,
+      leaseTimeout: 30,
     })
   })
 
@@ -137,6 +138,7 @@ describe('defaultOptions', () => {
       readOnly: D.DEFAULT_READ_ONLY,
       walRecoveryMode: D.DEFAULT_WAL_RECOVERY_MODE,
       maxBufferBytes: D.DEFAULT_MAX_BUFFER_BYTES,
+      leaseTimeout: D.DEFAULT_LEASE_TIMEOUT,
     }).toEqual({
       batchSize: core.batchSize,
       flushThreshold: core.flushThreshold,
@@ -147,6 +149,7 @@ describe('defaultOptions', () => {
       readOnly: core.readOnly,
       walRecoveryMode: core.walRecoveryMode,
       maxBufferBytes: core.maxBufferBytes,
+      leaseTimeout: core.leaseTimeout,
     })
     expect(D.DEFAULT_COMPRESSION ?? undefined).toBe(core.compression)
   })

@@ -53,6 +53,9 @@ export function baseNativeOptions(options: LanceBackendOptions, backend: StatsSh
     compression: options.compression ?? undefined,
     maxBufferBytes: options.maxBufferBytes,
     vectorColumns: options.vectorColumns,
+    storageOptions: options.storageOptions,
+    walPath: options.walPath,
+    leaseTimeout: options.leaseTimeout,
   }
 }
 

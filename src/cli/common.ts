@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSy
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import * as pst from '../index.js'
+import { isStoreUri } from '../queue/options.js'
 import type { StorageErrorCode } from '../errors.js'
 
 /** Process exit codes; documented in docs/cli.md and in `persisting --help`. */
@@ -111,7 +112,19 @@ export interface TopicFlags {
   compression?: string
   wal: boolean
   walRecovery?: 'pointInTime' | 'absolute'
+  /** `key=value` settings of an object store (`--storage-option`, repeatable). */
+  storageOption?: Record<string, string>
+  walPath?: string
+  rank?: number
+  worldSize?: number
   json?: boolean
+}
+
+/** `--storage-option key=value`, repeatable: collected into one object. */
+function storageOptionArg(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=')
+  if (eq <= 0) throw new InvalidArgumentError('must be key=value (for example aws_endpoint=http://10.0.0.1:9000)')
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) }
 }
 
 export function intArg(name: string, min = 0): (value: string) => number {
@@ -132,12 +145,19 @@ export function secondsArg(value: string): number {
 
 export const DEFAULT_STORAGE_PATH = './persisting-data'
 export const DEFAULT_TOPIC = 'events'
+/** Where a writer keeps its WAL when the topic lives on an object store. */
+export const DEFAULT_WAL_ROOT = './persisting-wal'
 
 /** The topic flags; `write` adds those that only matter when creating or writing a topic. */
 export function topicOptions(cmd: Command, opts: { write?: boolean; json?: boolean } = {}): Command {
   cmd
     .option('-t, --topic <name>', 'topic name', DEFAULT_TOPIC)
-    .option('-s, --storage-path <dir>', 'root directory; a topic lives in <dir>/<topic>', DEFAULT_STORAGE_PATH)
+    .option('-s, --storage-path <dir|uri>', 'root directory or object-store URI (s3://bucket/prefix); a topic lives in <root>/<topic>', DEFAULT_STORAGE_PATH)
+    .option(
+      '--storage-option <key=value>',
+      'object-store setting passed to Lance (aws_endpoint, aws_region, aws_allow_http, ...; repeatable); AWS_* environment variables fill the rest',
+      storageOptionArg,
+    )
     .addOption(
       new Option('--backend <name>', 'storage backend (registered name)').default('persisting').choices(['persisting', 'lance', 'memory']),
     )
@@ -150,6 +170,9 @@ export function topicOptions(cmd: Command, opts: { write?: boolean; json?: boole
         new Option('--compression <codec>', "data and WAL compression (default: the topic's, else zstd)").choices(['zstd', 'lz4', 'snappy', 'none']),
       )
       .option('--no-wal', 'turn the write-ahead log off (persisting backend)')
+      .option('--wal-path <dir>', `local directory of the WAL when --storage-path is an object store (default ${DEFAULT_WAL_ROOT}/<topic>)`)
+      .option('--rank <n>', 'with --world-size: this writer owns buckets i with i % world-size == rank (other records are refused)', intArg('--rank', 0))
+      .option('--world-size <n>', 'number of writers sharing the topic (goes with --rank)', intArg('--world-size', 1))
       .addOption(
         new Option('--wal-recovery <mode>', "on a damaged WAL: 'pointInTime' recovers up to the damage and quarantines the rest; 'absolute' refuses (exit 5)")
           .choices(['pointInTime', 'absolute'])
@@ -185,6 +208,13 @@ export interface ResolvedTopic {
   syncInterval: number
   walRecovery: 'pointInTime' | 'absolute'
   exists: boolean
+  /** The topic lives on an object store (no local directory, no CLI metadata file). */
+  remote: boolean
+  storageOptions?: Record<string, string>
+  /** The writer's local WAL directory of a remote topic. */
+  walPath?: string
+  rank?: number
+  worldSize?: number
 }
 
 function readMeta(dir: string): Partial<TopicMeta> | undefined {
@@ -209,6 +239,9 @@ function bucketDirs(dir: string): number {
 export function resolveTopic(flags: TopicFlags, mustExist: boolean): ResolvedTopic {
   // Before any path is built from it: a topic is one directory under the storage path.
   checkTopicName(flags.topic, '--topic')
+  if ((flags.rank === undefined) !== (flags.worldSize === undefined)) throw new CliError('--rank and --world-size go together', EXIT.USAGE)
+  const remote = isStoreUri(flags.storagePath)
+  if (remote) return remoteTopic(flags)
   const root = resolve(flags.storagePath)
   const dir = join(root, flags.topic)
   const exists = existsSync(dir) && statSync(dir).isDirectory()
@@ -237,11 +270,40 @@ export function resolveTopic(flags: TopicFlags, mustExist: boolean): ResolvedTop
     syncInterval: flags.syncInterval ?? 1,
     walRecovery: flags.walRecovery ?? 'pointInTime',
     exists,
+    remote: false,
+    ...(flags.storageOption ? { storageOptions: flags.storageOption } : {}),
+    ...(flags.walPath ? { walPath: resolve(flags.walPath) } : {}),
+    ...(flags.rank !== undefined ? { rank: flags.rank, worldSize: flags.worldSize } : {}),
+  }
+}
+
+/**
+ * A topic on an object store: `<uri>/<topic>`. Nothing is looked up there (no listing, no
+ * metadata file), so the bucket count and bucket column are the flags' or the defaults.
+ */
+function remoteTopic(flags: TopicFlags): ResolvedTopic {
+  if (flags.backend === 'memory') throw new CliError('an object-store --storage-path needs the persisting or lance backend', EXIT.USAGE)
+  const compression = flags.compression !== undefined ? (flags.compression === 'none' ? null : flags.compression) : 'zstd'
+  return {
+    topic: flags.topic,
+    dir: `${flags.storagePath.replace(/\/+$/, '')}/${flags.topic}`,
+    numBuckets: flags.buckets ?? 4,
+    bucketColumn: flags.bucketColumn ?? 'id',
+    backend: flags.backend,
+    compression,
+    wal: flags.wal !== false,
+    syncInterval: flags.syncInterval ?? 1,
+    walRecovery: flags.walRecovery ?? 'pointInTime',
+    exists: true,
+    remote: true,
+    ...(flags.storageOption ? { storageOptions: flags.storageOption } : {}),
+    walPath: resolve(flags.walPath ?? join(DEFAULT_WAL_ROOT, flags.topic)),
+    ...(flags.rank !== undefined ? { rank: flags.rank, worldSize: flags.worldSize } : {}),
   }
 }
 
 export function saveMeta(t: ResolvedTopic): void {
-  if (t.backend === 'memory') return
+  if (t.backend === 'memory' || t.remote) return
   mkdirSync(t.dir, { recursive: true })
   const meta: TopicMeta = { numBuckets: t.numBuckets, bucketColumn: t.bucketColumn, backend: t.backend, compression: t.compression }
   writeFileSync(join(t.dir, META_FILE), JSON.stringify(meta, null, 2) + '\n')
@@ -262,6 +324,9 @@ export async function openWriter(system: pst.System, t: ResolvedTopic, extra: Re
     storagePath: t.dir,
     backend: t.backend,
     backendOptions: writerBackendOptions(t, extra),
+    ...(t.storageOptions ? { storageOptions: t.storageOptions } : {}),
+    ...(t.walPath ? { walPath: t.walPath } : {}),
+    ...(t.rank !== undefined ? { rank: t.rank, worldSize: t.worldSize } : {}),
   })
 }
 
@@ -278,6 +343,7 @@ export async function openReader(
     storagePath: t.dir,
     backend: t.backend,
     backendOptions,
+    ...(t.storageOptions ? { storageOptions: t.storageOptions } : {}),
     ...(bucketIds ? { bucketIds } : {}),
   })
 }

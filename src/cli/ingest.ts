@@ -85,6 +85,8 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
   const skip = flags.onError === 'skip'
   const bad: BadRecord[] = []
   let written = 0
+  /** Records of buckets another rank owns (`--rank`/`--world-size`): left to that writer. */
+  let others = 0
   let stopped = false
   const started = performance.now()
   let bytesRead = 0
@@ -170,6 +172,10 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
       const groups = new Map<number, Item[]>()
       for (const item of items) {
         const id = writer.getBucketId(item.record[col])
+        if (t.rank !== undefined && item.record[col] !== undefined && id % t.worldSize! !== t.rank) {
+          others++
+          continue
+        }
         const g = groups.get(id)
         if (g) g.push(item)
         else groups.set(id, [item])
@@ -226,6 +232,7 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
     storagePath: t.dir,
     format,
     ingested: written,
+    ...(t.rank !== undefined ? { rank: t.rank, worldSize: t.worldSize, otherRanks: others } : {}),
     skipped: skip ? bad.length : 0,
     stoppedAt: !skip && bad.length > 0 ? bad[0].line : null,
     interrupted,
@@ -243,6 +250,7 @@ async function ingest(file: string, flags: IngestFlags): Promise<void> {
       `ingested ${written.toLocaleString('en-US')} records into topic '${t.topic}' in ${secs.toFixed(2)} s ` +
         `(${summary.recordsPerSecond.toLocaleString('en-US')} records/s, ${summary.mbPerSecond} MB/s; final flush ${summary.flushSeconds} s)`,
     )
+    if (t.rank !== undefined) out(`rank ${t.rank} of ${t.worldSize}: left ${others.toLocaleString('en-US')} records of other ranks' buckets to their writers`)
     if (skip && bad.length > 0) out(`skipped ${bad.length} bad record(s)`)
     if (!skip && bad.length > 0) out(`stopped at line ${bad[0].line}: records after it were not ingested (use --on-error skip to skip bad records)`)
     out(`data: ${t.dir} (${t.numBuckets} buckets, backend ${t.backend}${t.backend === 'persisting' ? `, WAL ${t.wal ? 'on' : 'off'}` : ''}, compression ${t.compression ?? 'none'})`)

@@ -3,6 +3,7 @@
  * schemas the constructors validate them with.
  */
 import type { BackendOptions } from '../backends/types.js'
+import { MAX_SECONDS } from '../defaults.js'
 import { boolean, integer, nonEmptyString, nonNegativeInt, nullable, numberAbove, oneOf, positiveInt, rule, seconds, topicName, type Schema } from './validate.js'
 
 export const COMPRESSIONS = ['zstd', 'lz4', 'snappy'] as const
@@ -67,7 +68,31 @@ export interface LanceBackendOptions extends BackendOptions {
    * Float32Array/Float64Array value, are vector columns without being declared.
    */
   vectorColumns?: Record<string, number>
+  /**
+   * Settings of the object store behind an `s3://` storagePath, passed to Lance as given
+   * (`aws_endpoint`, `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+   * `aws_allow_http`, ...); the standard AWS environment variables fill the rest. Default none.
+   */
+  storageOptions?: Record<string, string>
+  /**
+   * Local directory of this bucket's WAL, writer lock and writer id. Default: storagePath when it
+   * is local; required with `enableWal` when storagePath is an object store. The queue sets it
+   * per bucket from its own `walPath`.
+   */
+  walPath?: string
+  /**
+   * Seconds a writer's lease of an object-store bucket lasts without renewal (renewed every third
+   * of it), from 1 to one year; default 30 (DEFAULT_LEASE_TIMEOUT). A second writer gets LOCKED
+   * while the lease is held; a crashed writer's bucket is free after it (its own restart, with the
+   * same walPath, takes it back at once).
+   */
+  leaseTimeout?: number
 }
+
+export const stringSettings = rule<Record<string, string>>(
+  'an object of string settings',
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'),
+)
 
 export const LANCE_SCHEMA: Schema = {
   bucketId: integer,
@@ -89,6 +114,9 @@ export const LANCE_SCHEMA: Schema = {
       !Array.isArray(v) &&
       Object.entries(v).every(([k, d]) => k !== '' && Number.isSafeInteger(d) && (d as number) >= 1 && (d as number) <= 2147483647),
   ),
+  storageOptions: stringSettings,
+  walPath: nonEmptyString,
+  leaseTimeout: rule<number>('a number of seconds from 1 to one year', (v) => typeof v === 'number' && v >= 1 && v <= MAX_SECONDS),
 }
 
 export interface PersistingBackendOptions extends LanceBackendOptions {

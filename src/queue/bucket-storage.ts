@@ -63,6 +63,15 @@ export class BucketStorage {
     return this.isClosed
   }
 
+  /**
+   * Makes sure the backend opened (a native writer holds the bucket's lock, and on an object
+   * store its lease): a failed open rejects here with the error it was (LOCKED, WAL_LOCKED, ...).
+   */
+  async claim(): Promise<void> {
+    this.assertOpen()
+    await this.backend.flush()
+  }
+
   async put(record: Row): Promise<void> {
     this.assertOpen()
     await this.backend.put(record)

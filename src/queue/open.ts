@@ -6,6 +6,7 @@ import { assignBuckets, checkBucketColumn, checkReadOptions, checkTopic, checkWr
 import type { ReadQueueOptions, WriteQueueOptions } from './options.js'
 import { Queue } from './queue.js'
 import { QueueReader } from './reader.js'
+import { settleAll } from './storage-manager.js'
 import { SystemBase } from './system-base.js'
 import { QueueWriter } from './writer.js'
 
@@ -19,8 +20,26 @@ export async function writeQueue<T extends object = Row>(system: SystemBase, top
   checkTopic(topic)
   checkWriteOptions(options)
   const bucketColumn = checkBucketColumn(options.bucketColumn)
-  const config = system.storage.openTopic(topic, explicitStorageOptions(options), 'writeQueue')
-  return new QueueWriter<T>(new Queue(system.storage, config, bucketColumn))
+  const given = explicitStorageOptions(options)
+  const existing = system.storage.topicConfig(topic)
+  if (existing) system.storage.openTopic(topic, given, 'writeQueue')
+  const split = options.rank !== undefined || options.worldSize !== undefined
+  const owned = split ? new Set(assignBuckets(options, given.numBuckets ?? existing?.numBuckets ?? DEFAULT_NUM_BUCKETS, 'writeQueue')) : undefined
+  const config = system.storage.openTopic(topic, given, 'writeQueue')
+  const queue = new Queue(system.storage, config, bucketColumn, owned)
+  // A writer that owns a share claims it now: a second writer of the same buckets (here or on
+  // another host) fails here, not at its first put.
+  if (owned) {
+    const before = new Set(system.storage.openBuckets(topic).map((b) => b.bucketId))
+    try {
+      await settleAll([...owned].map((id) => queue.bucket(id).claim()))
+    } catch (err) {
+      // Nothing this call opened stays open: the buckets it did claim are released too.
+      await system.storage.discard(topic, [...owned].filter((id) => !before.has(id)))
+      throw err
+    }
+  }
+  return new QueueWriter<T>(queue)
 }
 
 export async function readQueue<T extends object = Row>(system: SystemBase, topic: string, options: ReadQueueOptions = {}): Promise<QueueReader<T>> {

@@ -6,6 +6,7 @@
 import * as path from 'node:path'
 import { checkTopicName } from '../topic-name.js'
 import { getBackendClass, isBackendClass } from '../backends/registry.js'
+import { stringSettings } from '../options/backend-options.js'
 import type { BackendClass } from '../backends/types.js'
 import { DEFAULT_BACKEND, DEFAULT_BATCH_SIZE, DEFAULT_BUCKET_COLUMN, DEFAULT_NUM_BUCKETS, defaultStoragePath } from '../defaults.js'
 import {
@@ -28,8 +29,23 @@ export interface StorageOptions {
   numBuckets?: number
   /** Positive integer, passed to the backend; default 100 (DEFAULT_BATCH_SIZE). */
   batchSize?: number
-  /** Non-empty; default `./queue_storage/${topic}`; bucket i lives in `${storagePath}/bucket_${i}`. */
+  /**
+   * Non-empty; default `./queue_storage/${topic}`; bucket i lives in `${storagePath}/bucket_${i}`.
+   * A local directory or an object-store URI (`s3://bucket/prefix`, native backends).
+   */
   storagePath?: string
+  /**
+   * Local directory for the writers' WAL, lock and writer id when `storagePath` is an object
+   * store: bucket i keeps them in `${walPath}/bucket_${i}`. Required with `enableWal` on an
+   * object store; default: none (they live in the bucket directory of a local `storagePath`).
+   */
+  walPath?: string
+  /**
+   * Object-store settings passed to Lance as given (`aws_endpoint`, `aws_region`,
+   * `aws_access_key_id`, `aws_secret_access_key`, `aws_allow_http`, ...); the standard AWS
+   * environment variables fill the rest. Default none.
+   */
+  storageOptions?: Record<string, string>
   /** Registered name or class; default 'memory' (DEFAULT_BACKEND). */
   backend?: string | BackendClass
   /** Spread into the backend constructor options (not `bucketId` / `storagePath`); default {}. */
@@ -39,6 +55,14 @@ export interface StorageOptions {
 export interface WriteQueueOptions extends StorageOptions {
   /** Non-empty field name whose value picks the bucket; default 'id' (DEFAULT_BUCKET_COLUMN). */
   bucketColumn?: string
+  /**
+   * Integer in [0, worldSize); with worldSize: this writer owns every bucket i with
+   * i % worldSize === rank, opens (and on an object store leases) them at once, and rejects
+   * records routed to other buckets (NOT_OWNER). Default: no split (every bucket).
+   */
+  rank?: number
+  /** Positive integer; goes with rank. */
+  worldSize?: number
 }
 
 export interface ReadQueueOptions extends StorageOptions {
@@ -64,6 +88,8 @@ export interface TopicConfig {
   /** The registered name, or the class name when a class was given. */
   backendName: string
   backendOptions: Record<string, unknown>
+  walPath?: string
+  storageOptions?: Record<string, string>
 }
 
 const STORAGE_SCHEMA: Schema = {
@@ -72,8 +98,10 @@ const STORAGE_SCHEMA: Schema = {
   storagePath: nonEmptyString,
   backend: rule<string | BackendClass>('a registered name or a StorageBackend class', (v) => typeof v === 'string' || isBackendClass(v)),
   backendOptions: plainObject,
+  walPath: nonEmptyString,
+  storageOptions: stringSettings,
 }
-const WRITE_SCHEMA: Schema = { ...STORAGE_SCHEMA, bucketColumn: nonEmptyString }
+const WRITE_SCHEMA: Schema = { ...STORAGE_SCHEMA, bucketColumn: nonEmptyString, rank: nonNegativeInt, worldSize: positiveInt }
 const READ_SCHEMA: Schema = {
   ...STORAGE_SCHEMA,
   bucketColumn: nonEmptyString,
@@ -84,7 +112,17 @@ const READ_SCHEMA: Schema = {
 }
 // The queue decides these per bucket; letting backendOptions override them would make
 // every bucket of a topic write to the same place.
-const RESERVED_BACKEND_KEYS = ['bucketId', 'storagePath']
+const RESERVED_BACKEND_KEYS = ['bucketId', 'storagePath', 'walPath']
+
+/** An object-store URI (`s3://...`) rather than a local directory (`file://` counts as local). */
+export function isStoreUri(p: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) && !p.startsWith('file://')
+}
+
+/** Two storage locations are the same: URIs by text, directories by resolved path. */
+function sameLocation(a: string, b: string): boolean {
+  return isStoreUri(a) || isStoreUri(b) ? a === b : path.resolve(a) === path.resolve(b)
+}
 
 export function checkTopic(topic: unknown): asserts topic is string {
   checkTopicName(topic)
@@ -116,6 +154,16 @@ export function explicitStorageOptions(options: StorageOptions): Partial<Omit<To
   if (options.numBuckets !== undefined) out.numBuckets = options.numBuckets
   if (options.batchSize !== undefined) out.batchSize = options.batchSize
   if (options.storagePath !== undefined) out.storagePath = trimTrailingSeparators(options.storagePath)
+  if (options.walPath !== undefined) {
+    if (isStoreUri(options.walPath)) throw invalidOption(`walPath must be a local directory, got '${options.walPath}'`)
+    out.walPath = trimTrailingSeparators(options.walPath)
+  }
+  if (options.storageOptions !== undefined) {
+    if (options.backendOptions !== undefined && 'storageOptions' in options.backendOptions) {
+      throw invalidOption('give storageOptions either at the top level or in backendOptions, not both')
+    }
+    out.storageOptions = { ...options.storageOptions }
+  }
   if (options.backend !== undefined) Object.assign(out, resolveBackend(options.backend))
   if (options.backendOptions !== undefined) {
     const bo = options.backendOptions
@@ -136,6 +184,8 @@ export function withDefaults(topic: string, given: Partial<Omit<TopicConfig, 'to
     storagePath: given.storagePath ?? defaultStoragePath(topic),
     ...backend,
     backendOptions: given.backendOptions ?? {},
+    ...(given.walPath !== undefined ? { walPath: given.walPath } : {}),
+    ...(given.storageOptions !== undefined ? { storageOptions: given.storageOptions } : {}),
   }
 }
 
@@ -152,8 +202,14 @@ export function configConflicts(existing: TopicConfig, given: Partial<Omit<Topic
   if (given.batchSize !== undefined && given.batchSize !== existing.batchSize) {
     out.push(`batchSize ${given.batchSize} (topic has ${existing.batchSize})`)
   }
-  if (given.storagePath !== undefined && path.resolve(given.storagePath) !== path.resolve(existing.storagePath)) {
+  if (given.storagePath !== undefined && !sameLocation(given.storagePath, existing.storagePath)) {
     out.push(`storagePath '${given.storagePath}' (topic has '${existing.storagePath}')`)
+  }
+  if (given.walPath !== undefined && (existing.walPath === undefined || !sameLocation(given.walPath, existing.walPath))) {
+    out.push(`walPath '${given.walPath}' (topic has ${existing.walPath === undefined ? 'none' : `'${existing.walPath}'`})`)
+  }
+  if (given.storageOptions !== undefined && !sameOptions(given.storageOptions, existing.storageOptions ?? {})) {
+    out.push('different storageOptions')
   }
   if (given.backend !== undefined && given.backend !== existing.backend) {
     out.push(`backend '${given.backendName}' (topic has '${existing.backendName}')`)
@@ -180,7 +236,8 @@ function jsonEqual(a: unknown, b: unknown): boolean {
 
 function trimTrailingSeparators(p: string): string {
   const trimmed = p.replace(/[\\/]+$/, '')
-  return trimmed.length > 0 ? trimmed : p
+  // Not down to a bare scheme ('s3://' stays as given, and is refused by the store).
+  return trimmed.length > 0 && !trimmed.endsWith(':') ? trimmed : p
 }
 
 export function checkWriteOptions(options: unknown): asserts options is WriteQueueOptions {
@@ -192,14 +249,14 @@ export function checkReadOptions(options: unknown): asserts options is ReadQueue
 }
 
 /** Which buckets a reader owns: rank/worldSize, bucketId, bucketIds, or all of them. */
-export function assignBuckets(options: ReadQueueOptions, numBuckets: number): number[] {
+export function assignBuckets(options: ReadQueueOptions, numBuckets: number, who = 'readQueue'): number[] {
   const { rank, worldSize, bucketId, bucketIds } = options
   const modes = [rank !== undefined || worldSize !== undefined, bucketId !== undefined, bucketIds !== undefined]
   if (modes.filter(Boolean).length > 1) {
-    throw invalidOption('readQueue: give only one of rank/worldSize, bucketId or bucketIds')
+    throw invalidOption(`${who}: give only one of rank/worldSize, bucketId or bucketIds`)
   }
   if (rank !== undefined || worldSize !== undefined) {
-    if (rank === undefined || worldSize === undefined) throw invalidOption('readQueue: rank and worldSize go together')
+    if (rank === undefined || worldSize === undefined) throw invalidOption(`${who}: rank and worldSize go together`)
     check(worldSize, positiveInt, 'worldSize')
     check(rank, nonNegativeInt, 'rank')
     if (rank >= worldSize) throw invalidOption(`rank must be below worldSize (${worldSize}), got ${rank}`)

@@ -42,6 +42,8 @@ export class Queue {
     readonly storage: StorageManager,
     readonly config: TopicConfig,
     readonly bucketColumn: string,
+    /** The buckets a writer with rank/worldSize owns; undefined: every bucket. */
+    readonly owned?: ReadonlySet<number>,
   ) {}
 
   get topic(): string {
@@ -58,7 +60,23 @@ export class Queue {
 
   /** The bucket for writing (this process becomes its writer). */
   bucket(bucketId: number): BucketStorage {
+    this.assertOwned([bucketId])
     return this.storage.bucket(this.config.topic, bucketId, 'write')
+  }
+
+  /** Before anything of a call is written: every bucket it routes to must be this writer's. */
+  assertOwned(bucketIds: Iterable<number>): void {
+    if (this.owned === undefined) return
+    for (const id of bucketIds) {
+      if (!this.owned.has(id)) {
+        throw new StorageError(
+          `a record routes to bucket ${id} of topic '${this.topic}', which this writer does not own (it owns ` +
+            `${[...this.owned].join(', ') || 'none'} of ${this.numBuckets}: rank/worldSize); send it to the writer ` +
+            `whose rank is ${id} % worldSize, or nothing was written`,
+          'NOT_OWNER',
+        )
+      }
+    }
   }
 
   /** The bucket for reading: a writer's bucket in this system, else a lock-free reader of what writers flushed. */
@@ -121,6 +139,7 @@ export class Queue {
 
   /** Stores each bucket's part of a routed call (in parallel) and sums what went where. */
   private async putParts<P extends { bucket: number; rows: number }>(parts: P[], put: (bucket: BucketStorage, part: P) => Promise<void>): Promise<PutBatchResult> {
+    this.assertOwned(parts.map((p) => p.bucket))
     const buckets: Record<number, number> = {}
     let count = 0
     const writes: Promise<void>[] = []
@@ -164,6 +183,7 @@ export class Queue {
       else group.push(records[i])
     }
     // Every bucket's part is encoded and size-checked before any is written: all or nothing.
+    this.assertOwned(groups.keys())
     const parts = [...groups].map(([id, group]) => [this.bucket(id), group] as const)
     for (const [bucket, group] of parts) bucket.prepareBatch(group)
     const writes: Promise<void>[] = []
@@ -176,9 +196,13 @@ export class Queue {
     await settleAll(this.storage.openBuckets(this.topic).map((b) => b.flush()))
   }
 
-  /** Covers every bucket, opening untouched ones, so a persistent topic reports what is on disk. */
+  /**
+   * Covers every bucket, opening untouched ones, so a persistent topic reports what is on disk;
+   * a writer with rank/worldSize covers the buckets it owns.
+   */
   async stats(): Promise<QueueStats> {
-    const all = await Promise.all(Array.from({ length: this.numBuckets }, (_, id) => this.bucket(id).stats()))
+    const ids = this.owned ? [...this.owned] : Array.from({ length: this.numBuckets }, (_, id) => id)
+    const all = await Promise.all(ids.map((id) => this.bucket(id).stats()))
     const result: QueueStats = {
       topic: this.topic,
       bucketColumn: this.bucketColumn,
@@ -188,7 +212,8 @@ export class Queue {
       persistedCount: 0,
       buckets: {},
     }
-    all.forEach((s, id) => {
+    all.forEach((s, i) => {
+      const id = ids[i]
       result.totalCount += s.totalCount
       result.bufferCount += s.bufferCount
       result.persistedCount += s.persistedCount

@@ -8,7 +8,7 @@ import { StorageError } from '../errors.js'
 import { checkContained } from '../contained-path.js'
 import { invalidOption } from '../options/validate.js'
 import { BucketStorage } from './bucket-storage.js'
-import { configConflicts, withDefaults, type TopicConfig } from './options.js'
+import { configConflicts, isStoreUri, withDefaults, type TopicConfig } from './options.js'
 
 interface TopicState {
   config: TopicConfig
@@ -71,7 +71,10 @@ export class StorageManager {
         throw invalidOption(`bucketId ${bucketId} is out of range for ${config.numBuckets} buckets`)
       }
       const bucketPath = `${config.storagePath}/bucket_${bucketId}`
-      checkContained(config.storagePath, bucketPath)
+      // An object-store key has no symlinks to escape through; a local directory may.
+      if (!isStoreUri(config.storagePath)) checkContained(config.storagePath, bucketPath)
+      const walPath = config.walPath === undefined ? undefined : `${config.walPath}/bucket_${bucketId}`
+      if (walPath !== undefined) checkContained(config.walPath!, walPath)
       // Backends declare what else they accept; user classes get exactly the documented options.
       const can = config.backend.capabilities ?? {}
       const options: BackendOptions = {
@@ -80,6 +83,8 @@ export class StorageManager {
         batchSize: config.batchSize,
         ...(can.topic ? { topic } : {}),
         ...config.backendOptions,
+        ...(walPath !== undefined ? { walPath } : {}),
+        ...(config.storageOptions !== undefined ? { storageOptions: config.storageOptions } : {}),
       }
       const reader = mode === 'read' && can.readOnly === true && options.readOnly === undefined
       if (reader) options.readOnly = true
@@ -87,6 +92,21 @@ export class StorageManager {
       state.buckets.set(bucketId, storage)
     }
     return storage
+  }
+
+  /**
+   * Forgets buckets whose backend could not be opened (a writer that failed to claim them), so
+   * the system's flush and shutdown do not report that failure again.
+   */
+  async discard(topic: string, bucketIds: Iterable<number>): Promise<void> {
+    const state = this.topicStates.get(topic)
+    if (state === undefined) return
+    for (const id of bucketIds) {
+      const storage = state.buckets.get(id)
+      if (storage === undefined) continue
+      state.buckets.delete(id)
+      await storage.close().catch(() => undefined)
+    }
   }
 
   /** Buckets constructed so far (a topic's untouched buckets have nothing to flush or close). */

@@ -97,5 +97,7 @@ export declare function killLoop(o: {
   seed?: number
   roundsPerDir?: number
   makeDir: () => string
+  /** Extra constructor options of the writer and the verifier for a bucket (walPath, storageOptions). */
+  backendOptions?: (dir: string) => Record<string, unknown>
   onRound?: (round: number, run: ChildRun, verify: Verify, r: CheckResult) => void
 }): Promise<KillLoopSummary>

@@ -205,7 +205,7 @@ export function prng(seed) {
  * writing, sometimes while it is still opening/recovering), each followed by a reopen check.
  * A fresh bucket every `roundsPerDir` rounds keeps a round's cost flat in long runs.
  */
-export async function killLoop({ rounds, walSyncInterval, ndjson = false, arrow = false, vectors = false, seed = Date.now(), roundsPerDir = 25, makeDir, onRound }) {
+export async function killLoop({ rounds, walSyncInterval, ndjson = false, arrow = false, vectors = false, seed = Date.now(), roundsPerDir = 25, makeDir, backendOptions, onRound }) {
   const rnd = prng(seed)
   const summary = { rounds: 0, acknowledged: 0, lost: 0, duplicated: 0, problems: [], seed }
   let ledger
@@ -225,6 +225,7 @@ export async function killLoop({ rounds, walSyncInterval, ndjson = false, arrow 
       ndjson,
       arrow,
       vectors,
+      ...(backendOptions ? { backendOptions: backendOptions(dir) } : {}),
     }
     const early = rnd() < 0.15
     const run = await runChild({
@@ -239,7 +240,7 @@ export async function killLoop({ rounds, walSyncInterval, ndjson = false, arrow 
       summary.problems.push(`${where}: writer ended with code ${run.code} signal ${run.signal} before the kill: ${lastWords(run)}`)
     }
     ledger.add(run)
-    const verify = await verifyBucket(dir, { walSyncInterval, vectors })
+    const verify = await verifyBucket(dir, { walSyncInterval, vectors, ...(backendOptions ? { backendOptions: backendOptions(dir) } : {}) })
     const r = check(ledger, verify)
     summary.rounds++
     summary.acknowledged += run.acks.reduce((n, [, k]) => n + k, 0)

@@ -33,3 +33,7 @@ pub const WAL_RECOVERY_MODE: RecoveryMode = RecoveryMode::PointInTime;
 pub const MAX_BUFFER_BYTES: u64 = 64 << 20;
 /// Largest integer option accepted (`flushThreshold`, `batchSize`, `compactionThreshold`).
 pub const MAX_COUNT: u32 = u32::MAX;
+
+/// A writer's lease of an object-store bucket lasts this long without renewal (renewed every
+/// third of it); a crashed writer's buckets are free again after it.
+pub const LEASE_TIMEOUT: Duration = Duration::from_secs(30);

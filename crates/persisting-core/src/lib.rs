@@ -9,6 +9,7 @@ pub mod error;
 pub mod fault;
 pub mod json;
 pub mod lance_io;
+pub mod lease;
 pub mod lock;
 mod memory;
 pub mod metrics;

@@ -58,6 +58,17 @@ pub struct NativeStoreOptions {
     /// Top-level fields stored as float32 vectors (`FixedSizeList<Float32, dim>`), by name:
     /// dimension, an integer from 1 to 2^31-1. Default none (only `vector` and typed arrays).
     pub vector_columns: Option<std::collections::HashMap<String, f64>>,
+    /// Settings of the object store behind an `s3://` storage path, passed to Lance as given
+    /// (`aws_endpoint`, `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_allow_http`, ...); the standard AWS environment variables fill the rest. Default none.
+    pub storage_options: Option<std::collections::HashMap<String, String>>,
+    /// Local directory of the bucket's WAL, writer lock and writer id. Default: `storagePath`
+    /// when it is local; required with `enableWal` on an object store.
+    pub wal_path: Option<String>,
+    /// Seconds a writer's lease of an object-store bucket lasts without renewal (renewed every
+    /// third of it); a crashed writer's buckets are free again after it. From 1 to one year,
+    /// default 30.
+    pub lease_timeout: Option<f64>,
 }
 
 /// The core's defaults, in the units of the TypeScript API (seconds, bytes).
@@ -80,6 +91,8 @@ pub struct NativeDefaults {
     pub wal_recovery_mode: String,
     /// Bytes.
     pub max_buffer_bytes: f64,
+    /// Seconds.
+    pub lease_timeout: f64,
 }
 
 /// The defaults of every option, from the core (TypeScript reads them instead of repeating
@@ -101,6 +114,7 @@ pub fn default_options() -> NativeDefaults {
         read_only: core.read_only,
         wal_recovery_mode: recovery_mode_name(wal.recovery_mode).to_string(),
         max_buffer_bytes: core.max_buffer_bytes as f64,
+        lease_timeout: core.lease_timeout.as_secs_f64(),
     }
 }
 
@@ -157,6 +171,17 @@ pub fn store_options(options: NativeStoreOptions) -> Result<StoreOptions> {
             )));
         }
         o.vector_columns.insert(name, dim as i32);
+    }
+    o.storage_options = options.storage_options.unwrap_or_default();
+    o.wal_path = options.wal_path;
+    if let Some(secs) = options.lease_timeout {
+        let max_secs = defaults::MAX_WAL_SYNC_INTERVAL_SECS;
+        if !(1.0..=max_secs).contains(&secs) {
+            return Err(invalid_option(format!(
+                "leaseTimeout must be a number of seconds from 1 to {max_secs}, got {secs}"
+            )));
+        }
+        o.lease_timeout = Duration::from_secs_f64(secs);
     }
     if options.enable_wal.unwrap_or(false) && !o.read_only {
         let mut w = WalOptions::default();

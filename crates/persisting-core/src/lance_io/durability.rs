@@ -12,20 +12,35 @@ use super::*;
 /// a power loss could keep a manifest whose data files are gone. New data files are synced
 /// before the commit that names them ([`Durability::before_commit`]) and the manifest,
 /// transaction file and directories after it ([`Durability::after_commit`]).
+///
+/// On an object store (whose puts are durable) the hook checks instead that this writer still
+/// holds the bucket's lease, so a writer that lost it never commits.
 pub struct Durability {
     root: Option<PathBuf>,
     synced: Mutex<HashSet<PathBuf>>,
+    lease: Option<Arc<crate::lease::Lease>>,
 }
 
 impl Durability {
-    /// `uri` is the dataset URI; object stores need nothing (their puts are durable).
-    pub fn new(uri: &str) -> Self {
-        Durability { root: local_path(uri), synced: Mutex::new(HashSet::new()) }
+    /// `uri` is the dataset URI.
+    pub fn new(uri: &str, lease: Option<Arc<crate::lease::Lease>>) -> Self {
+        Durability { root: local_path(uri), synced: Mutex::new(HashSet::new()), lease }
     }
 
     pub fn before_commit(&self) -> Result<()> {
+        if let Some(lease) = &self.lease {
+            lease.ensure_held()?;
+        }
         match &self.root {
             Some(root) => fsync_tree(&root.join("data"), &mut self.synced.lock().unwrap()),
+            None => Ok(()),
+        }
+    }
+
+    /// For commits outside the append path (schema metadata, indexes): only the lease check.
+    pub fn ensure_owner(&self) -> Result<()> {
+        match &self.lease {
+            Some(lease) => lease.ensure_held(),
             None => Ok(()),
         }
     }

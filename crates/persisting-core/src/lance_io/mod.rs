@@ -15,7 +15,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use lance::dataset::builder::DatasetBuilder;
 use lance::dataset::Dataset;
-use lance::io::ObjectStoreRegistry;
+use lance::io::{ObjectStoreParams, ObjectStoreRegistry, StorageOptionsAccessor};
 use lance::session::Session;
 
 use crate::conform::strip_metadata;
@@ -57,23 +57,41 @@ fn lance_err(context: &str) -> impl FnOnce(lance::Error) -> Error + '_ {
     }
 }
 
+/// Object-store settings (`aws_endpoint`, `aws_region`, `aws_allow_http`, credentials, ...)
+/// passed through to Lance; the standard AWS environment variables fill what is not given.
+pub type StorageOptions = std::collections::HashMap<String, String>;
+
+/// One registry of object stores for the whole process, so buckets on the same store share
+/// their connections.
+pub fn registry() -> Arc<ObjectStoreRegistry> {
+    static REGISTRY: std::sync::OnceLock<Arc<ObjectStoreRegistry>> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| Arc::new(ObjectStoreRegistry::default())).clone()
+}
+
 /// Lance caches metadata and indexes per session, by default up to 1 GiB and 6 GiB. Every
 /// bucket shares this one session, whose bounds keep memory set by the buffers, not by how
 /// many versions and files were written.
 fn session() -> Arc<Session> {
     static SESSION: std::sync::OnceLock<Arc<Session>> = std::sync::OnceLock::new();
-    SESSION
-        .get_or_init(|| Arc::new(Session::new(256 << 20, 32 << 20, Arc::new(ObjectStoreRegistry::default()))))
-        .clone()
+    SESSION.get_or_init(|| Arc::new(Session::new(256 << 20, 32 << 20, registry()))).clone()
 }
 
-pub async fn open_if_exists(uri: &str) -> Result<Option<Dataset>> {
+pub fn store_params(options: &StorageOptions) -> ObjectStoreParams {
+    ObjectStoreParams {
+        storage_options_accessor: (!options.is_empty())
+            .then(|| Arc::new(StorageOptionsAccessor::with_static_options(options.clone()))),
+        ..Default::default()
+    }
+}
+
+pub async fn open_if_exists(uri: &str, options: &StorageOptions) -> Result<Option<Dataset>> {
     if let Some(p) = local_path(uri) {
         if !p.join("_versions").exists() {
             return Ok(None);
         }
     }
-    match DatasetBuilder::from_uri(uri).with_session(session()).load().await {
+    let builder = DatasetBuilder::from_uri(uri).with_session(session()).with_storage_options(options.clone());
+    match builder.load().await {
         Ok(ds) => Ok(Some(ds)),
         Err(lance::Error::DatasetNotFound { .. }) => Ok(None),
         Err(e) => {

@@ -20,6 +20,7 @@ use super::*;
 pub async fn append(
     ds: Option<Dataset>,
     uri: &str,
+    storage: &StorageOptions,
     batch: RecordBatch,
     meta: Vec<(String, String)>,
     durability: &Durability,
@@ -28,6 +29,7 @@ pub async fn append(
     let params = WriteParams {
         mode: if creating { WriteMode::Create } else { WriteMode::Append },
         session: Some(session()),
+        store_params: Some(store_params(storage)),
         ..Default::default()
     }
     .with_transaction_properties(meta.into_iter().collect());
@@ -44,7 +46,7 @@ pub async fn append(
     durability.before_commit()?;
     crate::fault::point("after_lance_data_fsync")?;
     crate::fault::point("before_lance_commit")?;
-    let mut commit = CommitBuilder::new(dest).with_session(session());
+    let mut commit = CommitBuilder::new(dest).with_session(session()).with_store_params(store_params(storage));
     if creating {
         commit = commit
             .enable_v2_manifest_paths(params.enable_v2_manifest_paths)

@@ -124,6 +124,7 @@ impl BucketStore {
                 if lance_io::evolve(d, schema, codec, &self.durability).await? {
                     fault::point("after_evolve")?;
                 }
+                self.durability.ensure_owner()?;
                 lance_io::record_untyped(d, schema).await?;
                 self.durability.after_commit()?;
             }
@@ -141,7 +142,7 @@ impl BucketStore {
             st.persisted + rows
         };
         let meta = vec![("persisting.next_seq".into(), last_seq.to_string())];
-        let ds = lance_io::append(ds, &self.uri, batch, meta, &self.durability).await?;
+        let ds = lance_io::append(ds, &self.uri, &self.opts.storage_options, batch, meta, &self.durability).await?;
         fault::point("after_lance_fsync")?;
         Ok(ds)
     }
@@ -196,6 +197,7 @@ impl BucketStore {
             return Err(Error::new(ErrorCode::NotFound, "cannot index an empty dataset; put records first"));
         };
         let mut ds = ds.as_ref().clone();
+        self.durability.ensure_owner()?;
         let r = lance_io::create_vector_index(&mut ds, column).await;
         self.stop_on_err(r)?;
         self.durability.after_commit()?;

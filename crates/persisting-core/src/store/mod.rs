@@ -82,6 +82,8 @@ pub struct BucketStore {
     durability: Durability,
     bg_flush_scheduled: AtomicBool,
     lock: Mutex<Option<BucketLock>>,
+    /// The bucket's lease on an object store (commits check it; close releases it).
+    lease: Option<Arc<crate::lease::Lease>>,
 }
 
 impl BucketStore {
@@ -92,7 +94,7 @@ impl BucketStore {
         ds: Option<Dataset>,
         persisted: u64,
         wal: Option<Arc<Wal>>,
-        lock: Option<BucketLock>,
+        guards: open::Guards,
         read_only: bool,
     ) -> BucketStore {
         let schema = ds.as_ref().map(|d| Arc::new(lance_io::stored_schema(d)));
@@ -104,7 +106,7 @@ impl BucketStore {
         }
         let (total, _) = watch::channel(persisted);
         BucketStore {
-            durability: Durability::new(&uri),
+            durability: Durability::new(&uri, guards.lease.clone()),
             uri,
             state: Mutex::new(State::new(schema, persisted, ds.map(Arc::new))),
             flush_lock: tokio::sync::Mutex::new(()),
@@ -115,7 +117,8 @@ impl BucketStore {
             read_only,
             follows: false,
             bg_flush_scheduled: AtomicBool::new(false),
-            lock: Mutex::new(lock),
+            lock: Mutex::new(guards.lock),
+            lease: guards.lease,
             opts,
         }
     }
@@ -217,9 +220,20 @@ impl BucketStore {
         }
     }
 
-    /// Flushes, syncs and releases the WAL lock; wakes blocked readers.
+    /// Flushes, syncs and releases the WAL lock and the lease; wakes blocked readers.
     /// A failed bucket is not flushed: its reopen reconciles from disk instead.
     pub async fn close(self: &Arc<Self>) -> Result<()> {
+        let r = self.close_keeping_lease().await;
+        // A failed bucket keeps its lease until it expires: its WAL may still hold records only
+        // its own writer can replay.
+        let failed = self.st().failed.is_some();
+        match &self.lease {
+            Some(lease) if !failed => r.and(lease.release().await),
+            _ => r,
+        }
+    }
+
+    async fn close_keeping_lease(self: &Arc<Self>) -> Result<()> {
         if self.st().closed {
             return Ok(());
         }

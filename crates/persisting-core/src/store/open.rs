@@ -12,58 +12,85 @@ use crate::error::{Error, ErrorCode, Result, ResultExt};
 use crate::fault;
 use crate::json;
 use crate::lance_io;
+use crate::lease::{self, Lease};
 use crate::lock::{create_dir_durable, BucketLock};
 use crate::wal::{Wal, WalConfig};
 
+/// What keeps other writers out while a store is open: the local `flock` (this host) and, on
+/// an object store, the bucket's lease (every host).
+#[derive(Default)]
+pub(super) struct Guards {
+    pub lock: Option<BucketLock>,
+    pub lease: Option<Arc<Lease>>,
+}
+
 impl BucketStore {
     /// Opens (or creates lazily on first flush) the bucket at `opts.storage_path`, replaying the
-    /// WAL. A writer takes the bucket lock before it reads anything.
+    /// WAL. A writer takes the bucket lock (and on an object store its lease) before it reads
+    /// anything.
     pub async fn open(opts: StoreOptions) -> Result<Arc<Self>> {
         validate(&opts)?;
         if opts.read_only {
             return Self::open_reader(opts).await;
         }
-        let local = lance_io::local_path(&opts.storage_path);
-        let mut lock = None;
+        if opts.remote() && opts.wal.is_some() && opts.wal_path.is_none() {
+            return Err(Error::invalid_option(format!(
+                "storagePath '{}' is an object store: the write-ahead log needs walPath, a directory on this \
+                 host's disk",
+                opts.storage_path
+            )));
+        }
+        let local = opts.local_dir();
+        let mut guards = Guards::default();
         if let Some(dir) = &local {
             create_dir_durable(dir)?;
             let code = if opts.wal.is_some() { ErrorCode::WalLocked } else { ErrorCode::Locked };
-            lock = Some(BucketLock::acquire(dir, code)?);
+            guards.lock = Some(BucketLock::acquire(dir, code)?);
+        }
+        if opts.remote() {
+            let owner = lease::writer_id(local.as_deref())?;
+            let params = lance_io::store_params(&opts.storage_options);
+            guards.lease = Some(Lease::acquire(&opts.storage_path, &params, owner, opts.lease_timeout).await?);
+        }
+        if let Some(dir) = &local {
             if opts.wal.is_none() && wal_holds_records(&dir.join("wal")) {
-                lock = Some(Self::drain_wal(&opts, lock.take()).await?);
+                guards = Self::drain_wal(&opts, guards).await?;
             }
         }
-        Self::open_locked(opts, lock).await
+        Self::open_locked(opts, guards).await
     }
 
     /// A WAL left by a session with `enableWal` holds acknowledged records: replay and flush
     /// them into Lance before a WAL-less session starts numbering rows after Lance's count.
-    pub(super) async fn drain_wal(opts: &StoreOptions, lock: Option<BucketLock>) -> Result<BucketLock> {
+    pub(super) async fn drain_wal(opts: &StoreOptions, guards: Guards) -> Result<Guards> {
         let mut with_wal = opts.clone();
         with_wal.wal = Some(WalOptions::new(Duration::ZERO, defaults::MAX_WAL_SIZE));
         with_wal.metrics = false;
-        let store = Self::open_locked(with_wal, lock).await?;
+        let store = Self::open_locked(with_wal, guards).await?;
         store.flush().await?;
         fault::point("after_recovery_flush")?;
         let lock = store.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
-        store.close().await?;
-        if let Some(dir) = lance_io::local_path(&opts.storage_path) {
+        let lease = store.lease.clone();
+        store.close_keeping_lease().await?;
+        if let Some(dir) = opts.local_dir() {
             remove_empty_segments(&dir.join("wal"))?;
         }
-        lock.ok_or_else(|| Error::internal("bucket lock lost while draining the WAL"))
+        let lock = lock.ok_or_else(|| Error::internal("bucket lock lost while draining the WAL"))?;
+        Ok(Guards { lock: Some(lock), lease })
     }
 
-    pub(super) async fn open_locked(opts: StoreOptions, lock: Option<BucketLock>) -> Result<Arc<Self>> {
+    pub(super) async fn open_locked(opts: StoreOptions, guards: Guards) -> Result<Arc<Self>> {
         let uri = lance_io::dataset_uri(&opts.storage_path);
-        let ds = lance_io::open_if_exists(&uri).await?;
+        let ds = lance_io::open_if_exists(&uri, &opts.storage_options).await?;
         let persisted = match &ds {
             Some(ds) => lance_io::count_rows(ds).await?,
             None => 0,
         };
         let (wal, recovery) = match &opts.wal {
             Some(w) => {
-                let local = lance_io::local_path(&opts.storage_path)
-                    .ok_or_else(|| Error::invalid_option("the write-ahead log needs a local storagePath"))?;
+                let local = opts
+                    .local_dir()
+                    .ok_or_else(|| Error::invalid_option("the write-ahead log needs a local storagePath or walPath"))?;
                 let cfg = WalConfig {
                     dir: local.join("wal"),
                     sync_interval: w.sync_interval,
@@ -78,7 +105,7 @@ impl BucketStore {
             }
             None => (None, None),
         };
-        let store = Arc::new(Self::build(opts, uri, ds, persisted, wal, lock, false));
+        let store = Arc::new(Self::build(opts, uri, ds, persisted, wal, guards, false));
         if let Some(rec) = recovery {
             store.replay(rec)?;
         }
@@ -96,12 +123,12 @@ impl BucketStore {
         opts.wal = None;
         opts.metrics = false;
         let uri = lance_io::dataset_uri(&opts.storage_path);
-        let ds = lance_io::open_if_exists(&uri).await?;
+        let ds = lance_io::open_if_exists(&uri, &opts.storage_options).await?;
         let persisted = match &ds {
             Some(ds) => lance_io::count_rows(ds).await?,
             None => 0,
         };
-        let mut store = Self::build(opts, uri, ds, persisted, None, None, true);
+        let mut store = Self::build(opts, uri, ds, persisted, None, Guards::default(), true);
         store.follows = true;
         Ok(Arc::new(store))
     }
@@ -170,7 +197,7 @@ impl BucketStore {
         let mut opts = self.opts.clone();
         opts.wal = None;
         opts.read_only = true;
-        Ok(Arc::new(Self::build(opts, self.uri.clone(), Some(old), persisted, None, None, true)))
+        Ok(Arc::new(Self::build(opts, self.uri.clone(), Some(old), persisted, None, Guards::default(), true)))
     }
 }
 

@@ -48,9 +48,29 @@ pub struct StoreOptions {
     /// Top-level fields stored as float32 vectors of the given dimension, whatever their first
     /// values look like (number arrays, typed arrays).
     pub vector_columns: crate::json::VectorColumns,
+    /// Passed through to Lance's object store (endpoint, region, credentials, `allow_http`).
+    pub storage_options: crate::lance_io::StorageOptions,
+    /// Local directory of the WAL, the writer lock and the writer id; default: the storage path
+    /// itself when it is local. Required for a WAL on an object store.
+    pub wal_path: Option<String>,
+    /// How long a writer's lease of an object-store bucket lasts without renewal.
+    pub lease_timeout: Duration,
 }
 
 impl StoreOptions {
+    /// The bucket's local directory (WAL, lock, writer id): `walPath`, else a local storage path.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        match &self.wal_path {
+            Some(p) => crate::lance_io::local_path(p),
+            None => crate::lance_io::local_path(&self.storage_path),
+        }
+    }
+
+    /// True when the dataset lives on an object store (no flock reaches other hosts there).
+    pub fn remote(&self) -> bool {
+        crate::lance_io::local_path(&self.storage_path).is_none()
+    }
+
     pub fn new(storage_path: impl Into<String>) -> Self {
         StoreOptions {
             storage_path: storage_path.into(),
@@ -66,6 +86,9 @@ impl StoreOptions {
             read_only: false,
             max_buffer_bytes: defaults::MAX_BUFFER_BYTES,
             vector_columns: Default::default(),
+            storage_options: Default::default(),
+            wal_path: None,
+            lease_timeout: defaults::LEASE_TIMEOUT,
         }
     }
 }
@@ -83,6 +106,17 @@ pub(super) fn validate(opts: &StoreOptions) -> Result<()> {
                 "vectorColumns['{name}'] must name a field and give a positive dimension, got {dim}"
             )));
         }
+    }
+    if opts.wal_path.as_deref() == Some("") {
+        return Err(Error::invalid_option("walPath must not be empty"));
+    }
+    if let Some(p) = &opts.wal_path {
+        if p.contains("://") && !p.starts_with("file://") {
+            return Err(Error::invalid_option(format!("walPath must be a local directory, got '{p}'")));
+        }
+    }
+    if opts.lease_timeout < Duration::from_secs(1) {
+        return Err(Error::invalid_option("leaseTimeout must be at least 1 second"));
     }
     if opts.max_buffer_bytes == 0 {
         return Err(Error::invalid_option("maxBufferBytes must be a positive number of bytes"));

@@ -255,7 +255,7 @@ impl BucketStore {
                     .map_err(|e| Error::with_source(ErrorCode::Lance, "opening the newest version", e))?;
                 ds
             }
-            None => match lance_io::open_if_exists(&self.uri).await? {
+            None => match lance_io::open_if_exists(&self.uri, &self.opts.storage_options).await? {
                 Some(ds) => ds,
                 None => return Ok(()),
             },
