@@ -15,6 +15,7 @@ import { vegaJson } from './helpers/datasets.js'
 import { s3ServerBinary, startS3Server, type S3Server } from './helpers/s3.js'
 import { tmpDir } from './helpers/tmp.js'
 import { distBuilt, killLoop, runChild, verifyBucket } from './reliability/driver.mjs'
+import { cli, ndjson, parseNdjson } from './cli/run.js'
 
 const binary = s3ServerBinary()
 if (!binary) {
@@ -239,5 +240,25 @@ describe.skipIf(!binary)('object store (s3://, a real S3 server on loopback)', (
     await it.return?.(undefined)
     await readerHost.shutdown()
     await writerHost.shutdown()
+  })
+
+  it('the CLI: two ingests with --rank split a file between them; stats and read see every record once', async () => {
+    const root = server.uri('cli')
+    const store = Object.entries(server.storageOptions).flatMap(([k, v]) => ['--storage-option', `${k}=${v}`])
+    const where = ['--storage-path', root, '--topic', 'flights', '--buckets', '4', ...store]
+    const input = ndjson(flights.slice(0, 600))
+    for (const rank of [0, 1]) {
+      const r = await cli(['ingest', '-', ...where, '--rank', String(rank), '--world-size', '2', '--wal-path', tmpDir(), '--json'], { input })
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      const summary = JSON.parse(r.stdout)
+      expect(summary.ingested + summary.otherRanks).toBe(600)
+    }
+    const stats = await cli(['stats', ...where, '--json'])
+    expect(stats.code).toBe(0)
+    expect(JSON.parse(stats.stdout).records).toBe(600)
+    const read = await cli(['read', ...where, '--limit', '1000'])
+    expect(read.code).toBe(0)
+    expect(parseNdjson(read.stdout).map((r) => r.id).sort()).toEqual(flights.slice(0, 600).map((f) => f.id).sort())
   })
 })
