@@ -249,7 +249,15 @@ impl Drop for Lease {
 /// This writer's id: kept in `dir` (its `walPath`) so a restarted writer reclaims its buckets at
 /// once; without one, a new id per process.
 pub fn writer_id(dir: Option<&std::path::Path>) -> Result<String> {
-    let fresh = || format!("{:x}-{:x}-{}", now_ms(), std::process::id(), host());
+    // Random, not time and pid: two writers of one process may start in the same millisecond.
+    let fresh = || {
+        let mut bytes = [0u8; 12];
+        let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rand: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}-{rand}-{:x}-{seq}", host(), std::process::id())
+    };
     let Some(dir) = dir else { return Ok(fresh()) };
     let path = dir.join("WRITER_ID");
     if let Ok(s) = std::fs::read_to_string(&path) {
@@ -329,6 +337,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = writer_id(Some(dir.path())).unwrap();
         assert_eq!(writer_id(Some(dir.path())).unwrap(), id);
-        assert_ne!(writer_id(None).unwrap(), writer_id(Some(tempfile::tempdir().unwrap().path())).unwrap());
+        // Fresh ids never repeat, even made in the same millisecond by one process.
+        let fresh: std::collections::HashSet<String> = (0..100).map(|_| writer_id(None).unwrap()).collect();
+        assert_eq!(fresh.len(), 100);
+        assert_ne!(writer_id(Some(tempfile::tempdir().unwrap().path())).unwrap(), id);
     }
 }

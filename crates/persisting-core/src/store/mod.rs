@@ -81,7 +81,7 @@ pub struct BucketStore {
     follows: bool,
     durability: Durability,
     bg_flush_scheduled: AtomicBool,
-    lock: Mutex<Option<BucketLock>>,
+    locks: Mutex<Vec<BucketLock>>,
     /// The bucket's lease on an object store (commits check it; close releases it).
     lease: Option<Arc<crate::lease::Lease>>,
 }
@@ -117,7 +117,7 @@ impl BucketStore {
             read_only,
             follows: false,
             bg_flush_scheduled: AtomicBool::new(false),
-            lock: Mutex::new(guards.lock),
+            locks: Mutex::new(guards.locks),
             lease: guards.lease,
             opts,
         }
@@ -248,7 +248,7 @@ impl BucketStore {
                 r = closed;
             }
         }
-        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.locks.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.total.send_replace(u64::MAX);
         r
     }

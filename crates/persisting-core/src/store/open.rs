@@ -20,7 +20,8 @@ use crate::wal::{Wal, WalConfig};
 /// an object store, the bucket's lease (every host).
 #[derive(Default)]
 pub(super) struct Guards {
-    pub lock: Option<BucketLock>,
+    /// The bucket directory's lock (local storage) and the `walPath` directory's, when apart.
+    pub locks: Vec<BucketLock>,
     pub lease: Option<Arc<Lease>>,
 }
 
@@ -42,10 +43,13 @@ impl BucketStore {
         }
         let local = opts.local_dir();
         let mut guards = Guards::default();
-        if let Some(dir) = &local {
+        let code = if opts.wal.is_some() { ErrorCode::WalLocked } else { ErrorCode::Locked };
+        // A local bucket is locked where its data is, whatever walPath says; the WAL directory
+        // too, so two buckets given one walPath cannot share a WAL.
+        let data_dir = lance_io::local_path(&opts.storage_path);
+        for dir in data_dir.iter().chain(local.iter().filter(|d| Some(*d) != data_dir.as_ref())) {
             create_dir_durable(dir)?;
-            let code = if opts.wal.is_some() { ErrorCode::WalLocked } else { ErrorCode::Locked };
-            guards.lock = Some(BucketLock::acquire(dir, code)?);
+            guards.locks.push(BucketLock::acquire(dir, code)?);
         }
         if opts.remote() {
             let owner = lease::writer_id(local.as_deref())?;
@@ -69,14 +73,16 @@ impl BucketStore {
         let store = Self::open_locked(with_wal, guards).await?;
         store.flush().await?;
         fault::point("after_recovery_flush")?;
-        let lock = store.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let locks = std::mem::take(&mut *store.locks.lock().unwrap_or_else(|p| p.into_inner()));
         let lease = store.lease.clone();
         store.close_keeping_lease().await?;
         if let Some(dir) = opts.local_dir() {
             remove_empty_segments(&dir.join("wal"))?;
         }
-        let lock = lock.ok_or_else(|| Error::internal("bucket lock lost while draining the WAL"))?;
-        Ok(Guards { lock: Some(lock), lease })
+        if locks.is_empty() {
+            return Err(Error::internal("bucket lock lost while draining the WAL"));
+        }
+        Ok(Guards { locks, lease })
     }
 
     pub(super) async fn open_locked(opts: StoreOptions, guards: Guards) -> Result<Arc<Self>> {
