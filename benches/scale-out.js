@@ -1,7 +1,7 @@
 // Scale-out on one S3-compatible store (s3s-fs on loopback): total ingestion with 1, 2 and 4
 // writer processes (rank/worldSize over 4 buckets, WAL on each writer's disk), and how long a
 // record takes from its writer's flush to a tailing reader in another process.
-//   node benches/scale-out.js [--records=200000] [--no-write]
+//   npm run bench:scale-out -- [--records=200000] [--no-write]   (node benches/scale-out.js)
 // Writes its section of docs/benchmarks.md (kept when benches/run.js rewrites the rest).
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -17,6 +17,8 @@ const arg = (name, dflt) => process.argv.find((a) => a.startsWith(`--${name}=`))
 const RECORDS = Number(arg('records', 200_000))
 const WRITE = !process.argv.includes('--no-write')
 const CHILD = path.join(ROOT, 'benches', 'scale-out-child.js')
+const BUILD = process.env.PERSISTING_NATIVE_LIBRARY_PATH ? `addon ${path.relative(ROOT, process.env.PERSISTING_NATIVE_LIBRARY_PATH)}` : 'the dev-profile addon the tests use'
+
 
 const server = execFileSync('bash', [path.join(ROOT, 'scripts', 's3-server.sh'), '--path'], { encoding: 'utf8' }).trim()
 if (!server) {
@@ -112,7 +114,7 @@ async function main() {
     const md = [
       '## 7. Scale-out: writer processes on one object store',
       '',
-      `\`node benches/scale-out.js\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores): an S3-compatible server on loopback (s3s-fs, objects on the`,
+      `\`npm run bench:scale-out\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${BUILD}): an S3-compatible server on loopback (s3s-fs, objects on the`,
       'local disk), a topic of 4 buckets, PersistingBackend with the WAL on each writer\'s disk',
       '(`walSyncInterval: 1`), `putBatch` of 1000 records of set A, writers owning `rank`/`worldSize`',
       'shares; the time runs from the first writer opening its queue (bucket leases included) to the',
