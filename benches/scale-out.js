@@ -129,7 +129,7 @@ async function main() {
       'A tailing reader in another process (`readQueue` + `getStream({ block: true })`) and a writer',
       'that puts one record and flushes it every 100 ms: time from the `put` call to the reader',
       'yielding the record (the flush to the store, then the reader\'s next look for a new version,',
-      'which backs off up to 250 ms while idle).',
+      'which backs off up to 500 ms on an object store while idle).',
       '',
       '| samples | p50 | p90 | p99 | max |',
       '| ---: | ---: | ---: | ---: | ---: |',

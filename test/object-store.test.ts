@@ -235,7 +235,7 @@ describe.skipIf(!binary)('object store (s3://, a real S3 server on loopback)', (
     const next = it.next()
     await writer.put(flights[5])
     await writer.flush()
-    // The reader follows new versions with back-off (at most 250 ms between looks).
+    // The reader follows new versions with back-off (at most 500 ms between looks on an object store).
     expect((await next).value.id).toBe('f5')
     await it.return?.(undefined)
     await readerHost.shutdown()

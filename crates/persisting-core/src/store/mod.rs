@@ -81,6 +81,11 @@ pub struct BucketStore {
     follows: bool,
     durability: Durability,
     bg_flush_scheduled: AtomicBool,
+    /// A reader's current pause between looks for a new version, in ms: kept across waits so an
+    /// idle reader stays at the longest pause instead of starting over at every wait.
+    poll_pause_ms: AtomicU64,
+    /// Looks for a newer version a reader made (each is a listing on an object store).
+    version_checks: AtomicU64,
     locks: Mutex<Vec<BucketLock>>,
     /// The bucket's lease on an object store (commits check it; close releases it).
     lease: Option<Arc<crate::lease::Lease>>,
@@ -117,6 +122,8 @@ impl BucketStore {
             read_only,
             follows: false,
             bg_flush_scheduled: AtomicBool::new(false),
+            poll_pause_ms: AtomicU64::new(read::MIN_POLL_PAUSE.as_millis() as u64),
+            version_checks: AtomicU64::new(0),
             locks: Mutex::new(guards.locks),
             lease: guards.lease,
             opts,

@@ -1,6 +1,7 @@
 //! Reading: ranges from Lance and the buffer, blocking waits for new records, readers
 //! following new versions, version listing and vector search.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,11 @@ use crate::lance_io;
 
 /// Rows from Lance past which a read scans the fragments instead of taking row offsets.
 const SCAN_ROWS: u64 = 65_536;
+
+/// Reader back-off between looks for a new version (see `poll_for_more`).
+pub(super) const MIN_POLL_PAUSE: Duration = Duration::from_millis(5);
+const MAX_POLL_PAUSE: Duration = Duration::from_millis(250);
+const MAX_REMOTE_POLL_PAUSE: Duration = Duration::from_millis(500);
 
 impl BucketStore {
     /// Records `[offset, offset+limit)` as one JSON array, from Lance and then the buffer.
@@ -210,19 +216,24 @@ impl BucketStore {
         self.total_count()
     }
 
-    /// A reader's blocking wait: new versions appear on disk, so poll with back-off (a few ms
-    /// at first, at most 250 ms between looks).
+    /// A reader's blocking wait: new versions appear on disk or in the object store, so poll
+    /// with back-off: a few ms after new rows came, doubling while none do, up to 250 ms between
+    /// looks on local disk and 500 ms on an object store (where each look is a LIST request).
+    /// The pause is the store's, not the call's, so an idle reader that waits again and again
+    /// (a blocking stream) stays at the longest pause.
     pub(super) async fn poll_for_more(&self, seen: u64, timeout: Option<Duration>) -> u64 {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut pause = Duration::from_millis(5);
+        let max = if self.opts.remote() { MAX_REMOTE_POLL_PAUSE } else { MAX_POLL_PAUSE };
         loop {
             if self.refresh().await.is_err() || self.is_closed() {
                 return self.total_count();
             }
             let total = self.total_count();
             if total > seen {
+                self.poll_pause_ms.store(MIN_POLL_PAUSE.as_millis() as u64, Ordering::Relaxed);
                 return total;
             }
+            let pause = Duration::from_millis(self.poll_pause_ms.load(Ordering::Relaxed));
             let mut nap = pause;
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -233,12 +244,18 @@ impl BucketStore {
             }
             let mut rx = self.total.subscribe();
             let _ = tokio::time::timeout(nap, rx.wait_for(|t| *t == u64::MAX)).await;
-            pause = (pause * 2).min(Duration::from_millis(250));
+            self.poll_pause_ms.store((pause * 2).min(max).as_millis() as u64, Ordering::Relaxed);
         }
+    }
+
+    /// How many times this reader looked for a newer version (what an idle reader costs).
+    pub fn version_checks(&self) -> u64 {
+        self.version_checks.load(Ordering::Relaxed)
     }
 
     /// A reader moves to the newest committed version, if there is one.
     pub(super) async fn refresh(&self) -> Result<()> {
+        self.version_checks.fetch_add(1, Ordering::Relaxed);
         let current = self.st().dataset.clone();
         let newer = match current {
             Some(ds) => {

@@ -188,3 +188,28 @@ fn the_bucket_lock_is_released_by_close() {
     close(&s2);
     drop(s);
 }
+
+#[test]
+fn an_idle_reader_backs_off_across_waits_and_wakes_on_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = open(durable(dir.path())).unwrap();
+    put_acked(&w, batch(0..3));
+    runtime().block_on(w.flush()).unwrap();
+    let mut ro = opts(dir.path());
+    ro.read_only = true;
+    let r = open(ro).unwrap();
+    // Four waits of 500 ms with nothing new, as a blocking stream makes them. Starting each
+    // wait over at a few ms would look about 8 times per wait (32); keeping the pause, the
+    // later waits look every 250 ms. A slower machine only looks less often.
+    let before = r.version_checks();
+    for _ in 0..4 {
+        assert_eq!(runtime().block_on(r.wait_for_more(3, Some(Duration::from_millis(500)))), 3);
+    }
+    let looks = r.version_checks() - before;
+    assert!(looks < 24, "an idle reader looked {looks} times in 2 s");
+    put_acked(&w, batch(3..5));
+    runtime().block_on(w.flush()).unwrap();
+    assert_eq!(runtime().block_on(r.wait_for_more(3, Some(Duration::from_secs(10)))), 5);
+    close(&w);
+    close(&r);
+}
