@@ -18,8 +18,9 @@ echo "setup: building s3s-fs $version (the S3 server of the object-store tests; 
 start=$(date +%s)
 # Its own target dir: its dependency features differ from ours, and sharing would rebuild both.
 target="$HOME/.cache/persisting-tools/s3s-fs-target"
-# A test server: opt-level 1 without LTO builds in a fraction of a full release build's time.
-CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+# A test server: opt-level 1 without LTO builds in a fraction of a full release build's time;
+# our clippy wrapper (scripts/env.sh) has no business linting it.
+env -u RUSTC_WORKSPACE_WRAPPER CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 CARGO_PROFILE_RELEASE_DEBUG=false \
 cargo install s3s-fs --version "=$version" --features binary --locked --root "$root" \
   --target-dir "$target" --quiet
