@@ -159,15 +159,20 @@ fn widening_is_one_commit_and_keeps_every_value() {
     assert!(rows.iter().all(|r| r.as_object().unwrap().keys().all(|k| !k.starts_with("__"))), "{rows:?}");
 }
 
+/// A durable writer that flushed rows 0..3, and a read-only reader of its bucket.
+fn writer_with_reader(dir: &Path) -> (Arc<BucketStore>, Arc<BucketStore>) {
+    let w = open(durable(dir)).unwrap();
+    put_acked(&w, batch(0..3));
+    runtime().block_on(w.flush()).unwrap();
+    let mut ro = opts(dir);
+    ro.read_only = true;
+    (w, open(ro).unwrap())
+}
+
 #[test]
 fn a_read_only_reader_takes_no_lock_and_follows_new_flushes() {
     let dir = tempfile::tempdir().unwrap();
-    let w = open(durable(dir.path())).unwrap();
-    put_acked(&w, batch(0..3));
-    runtime().block_on(w.flush()).unwrap();
-    let mut ro = opts(dir.path());
-    ro.read_only = true;
-    let r = open(ro).unwrap();
+    let (w, r) = writer_with_reader(dir.path());
     assert_eq!(seqs(&read(&r)), vec![0, 1, 2]);
     assert_eq!(r.put_json(b"[{\"seq\":9}]".to_vec()).err().map(|e| e.code), Some(ErrorCode::ReadOnly));
     put_acked(&w, batch(3..6));
@@ -192,12 +197,7 @@ fn the_bucket_lock_is_released_by_close() {
 #[test]
 fn an_idle_reader_backs_off_across_waits_and_wakes_on_a_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let w = open(durable(dir.path())).unwrap();
-    put_acked(&w, batch(0..3));
-    runtime().block_on(w.flush()).unwrap();
-    let mut ro = opts(dir.path());
-    ro.read_only = true;
-    let r = open(ro).unwrap();
+    let (w, r) = writer_with_reader(dir.path());
     // Four waits of 500 ms with nothing new, as a blocking stream makes them. Starting each
     // wait over at a few ms would look about 8 times per wait (32); keeping the pause, the
     // later waits look every 250 ms. A slower machine only looks less often.
