@@ -231,12 +231,13 @@ describe.skipIf(!binary)('object store (s3://, a real S3 server on loopback)', (
     await writer.flush()
     const reader = await readQueue<Flight>(readerHost, 't', topicOpts)
     const it = reader.getStream({ block: true })[Symbol.asyncIterator]()
-    for (let i = 0; i < 5; i++) expect((await it.next()).value.id).toBe(`f${i}`)
+    const id = async (next: Promise<IteratorResult<Flight>>) => ((await next).value as Flight).id
+    for (let i = 0; i < 5; i++) expect(await id(it.next())).toBe(`f${i}`)
     const next = it.next()
     await writer.put(flights[5])
     await writer.flush()
     // The reader follows new versions with back-off (at most 500 ms between looks on an object store).
-    expect((await next).value.id).toBe('f5')
+    expect(await id(next)).toBe('f5')
     await it.return?.(undefined)
     await readerHost.shutdown()
     await writerHost.shutdown()

@@ -52,8 +52,8 @@ describe('option objects reject unknown keys at compile time', () => {
     const system = await pst.createSystem()
     // @ts-expect-error misspelt numBuckets
     await pst.queue.writeQueue(system, 't', { numBucket: 4 })
-    // @ts-expect-error rank belongs to readers
-    await pst.queue.writeQueue(system, 't', { rank: 0 })
+    // @ts-expect-error bucketId belongs to readers (writers take rank/worldSize)
+    await pst.queue.writeQueue(system, 't', { bucketId: 0 })
     // @ts-expect-error misspelt worldSize
     await pst.queue.readQueue(system, 't', { rank: 0, worldsize: 2 })
     const reader = await pst.queue.readQueue(system, 't')
@@ -100,6 +100,7 @@ describe('error codes are a string-literal union', () => {
         case 'INVALID_OPTION':
         case 'UNKNOWN_BACKEND':
         case 'READ_ONLY':
+        case 'NOT_OWNER':
           return 2
         case 'NOT_FOUND':
           return 3

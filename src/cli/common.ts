@@ -35,7 +35,7 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0  success
   1  unexpected failure (INTERNAL, LANCE)
-  2  bad arguments or options (INVALID_OPTION, UNKNOWN_BACKEND, READ_ONLY)
+  2  bad arguments or options (INVALID_OPTION, UNKNOWN_BACKEND, READ_ONLY, NOT_OWNER)
   3  storage path, topic or input file not found (NOT_FOUND)
   4  bucket locked by another writer (LOCKED, WAL_LOCKED)
   5  corrupt write-ahead log (WAL_CORRUPT)
@@ -58,6 +58,7 @@ const CODE_EXIT: Partial<Record<StorageErrorCode, number>> = {
   MISSING_BUCKET_COLUMN: EXIT.BAD_INPUT,
   SCHEMA_MISMATCH: EXIT.BAD_INPUT,
   READ_ONLY: EXIT.USAGE,
+  NOT_OWNER: EXIT.USAGE,
 }
 
 const HINTS: Partial<Record<string, string>> = {
