@@ -127,13 +127,14 @@ describe.skipIf(!binary)('object store (s3://, a real S3 server on loopback)', (
     expect(distBuilt()).toBe(true)
     const uri = server.uri('killed')
     const walPath = tmpDir()
-    const backendOptions = { storageOptions: server.storageOptions, walPath, leaseTimeout: 3 }
+    // The default lease timeout (30 s): others stay refused however slow this machine is.
+    const backendOptions = { storageOptions: server.storageOptions, walPath }
     const run = await runChild({ dir: uri, mode: 'stream', options: { walSyncInterval: 0, flushThreshold: 40, backendOptions }, killAfterMs: 1500 })
     expect(run.signal).toBe('SIGKILL')
     const acked = run.acks.reduce((n, [, k]) => n + k, 0)
     expect(acked).toBeGreaterThan(0)
 
-    const other = new LanceBackend({ bucketId: 0, storagePath: uri, storageOptions: server.storageOptions, walPath: tmpDir(), leaseTimeout: 3 })
+    const other = new LanceBackend({ bucketId: 0, storagePath: uri, storageOptions: server.storageOptions, walPath: tmpDir() })
     expect((await rejection(() => other.flush())).code).toBe('LOCKED')
     await other.close()
 
@@ -146,20 +147,21 @@ describe.skipIf(!binary)('object store (s3://, a real S3 server on loopback)', (
     expect(v.count).toBeGreaterThanOrEqual(acked)
   })
 
-  it('a writer with another walPath takes a dead writer\'s bucket after leaseTimeout', async () => {
+  it('a writer with another walPath takes a dead writer\'s bucket after leaseTimeout', { timeout: 60_000 }, async () => {
     const uri = server.uri('expiry')
     const run = await runChild({
       dir: uri,
       mode: 'stream',
-      options: { enableWal: false, flushThreshold: 20, backendOptions: { storageOptions: server.storageOptions, leaseTimeout: 2 } },
+      // Renewed every 2 s: the check right after the kill has 4 s of margin on a loaded machine.
+      options: { enableWal: false, flushThreshold: 20, backendOptions: { storageOptions: server.storageOptions, leaseTimeout: 6 } },
       killAfterMs: 800,
     })
     expect(run.signal).toBe('SIGKILL')
-    const base = { bucketId: 0, storagePath: uri, storageOptions: server.storageOptions, leaseTimeout: 2 }
+    const base = { bucketId: 0, storagePath: uri, storageOptions: server.storageOptions, leaseTimeout: 6 }
     const early = new LanceBackend({ ...base, walPath: tmpDir() })
     expect((await rejection(() => early.flush())).code).toBe('LOCKED')
     await early.close()
-    await new Promise((r) => setTimeout(r, 2500))
+    await new Promise((r) => setTimeout(r, 7500))
     const later = new LanceBackend({ ...base, walPath: tmpDir() })
     const before = later.totalCount()
     await later.put({ seq: before, tag: `r${before}`, n: before, pad: 'x' })

@@ -8,8 +8,8 @@
 //!
 //! A lease is free when it names the same writer (a restart of the owner: the writer id is kept
 //! in its `walPath`), when its owner released it on close, or when it was last renewed more than
-//! the timeout ago by the store's clock (`Last-Modified`) as seen from this host's clock; host
-//! clocks are assumed to agree to well within the timeout (NTP).
+//! the timeout (plus a second, the resolution of `Last-Modified`) ago by the store's clock as seen
+//! from this host's clock; host clocks are assumed to agree to well within the timeout (NTP).
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -135,7 +135,10 @@ impl Lease {
         let modified: SystemTime = meta.last_modified.into();
         let age = SystemTime::now().duration_since(modified).unwrap_or_default();
         if let Some(h) = &held {
-            let free = h.owner == self.owner || h.released || age > self.timeout;
+            // `Last-Modified` has one-second resolution (HTTP dates), so a lease may look up to a
+            // second older than it is: expiry waits that second more.
+            let expired = age > self.timeout + Duration::from_secs(1);
+            let free = h.owner == self.owner || h.released || expired;
             if !free {
                 return Err(Error::new(
                     ErrorCode::Locked,
@@ -321,7 +324,7 @@ mod tests {
             t.abort(); // a writer that stalled: it renews no more
         }
         assert_eq!(take(uri, "writer-b", short).await.err().unwrap().code, ErrorCode::Locked);
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        tokio::time::sleep(Duration::from_millis(2300)).await;
         // Past the timeout: its own check stops it before anyone else can take over...
         let err = a.ensure_held().unwrap_err();
         assert_eq!(err.code, ErrorCode::Locked);
