@@ -3,12 +3,12 @@
 // record takes from its writer's flush to a tailing reader in another process.
 //   npm run bench:scale-out -- [--records=200000] [--no-write]   (node benches/scale-out.js)
 // Writes its section of docs/benchmarks.md (kept when benches/run.js rewrites the rest).
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
+import { s3ServerBinary, startS3Server } from '../scripts/s3-server.mjs'
 import { replaceSection } from './lib/sections.js'
 import { rmrf, sleep, tmpDir } from './lib/util.js'
 
@@ -20,32 +20,10 @@ const CHILD = path.join(ROOT, 'benches', 'scale-out-child.js')
 const BUILD = process.env.PERSISTING_NATIVE_LIBRARY_PATH ? `addon ${path.relative(ROOT, process.env.PERSISTING_NATIVE_LIBRARY_PATH)}` : 'the dev-profile addon the tests use'
 
 
-const server = execFileSync('bash', [path.join(ROOT, 'scripts', 's3-server.sh'), '--path'], { encoding: 'utf8' }).trim()
+const server = s3ServerBinary()
 if (!server) {
   console.error('the S3 server is not built: bash scripts/s3-server.sh --build')
   process.exit(1)
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function startServer(dir) {
-  fs.mkdirSync(path.join(dir, 'bench'), { recursive: true })
-  const port = await freePort()
-  const child = spawn(server, ['--host', '127.0.0.1', '--port', String(port), '--access-key', 'k', '--secret-key', 'secret-key', dir], { stdio: 'ignore' })
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise((r) => net.connect(port, '127.0.0.1').once('connect', function () { this.destroy(); r(true) }).once('error', () => r(false)))
-    if (up) break
-    await sleep(25)
-  }
-  const storageOptions = { aws_endpoint: `http://127.0.0.1:${port}`, aws_region: 'us-east-1', aws_access_key_id: 'k', aws_secret_access_key: 'secret-key', aws_allow_http: 'true' }
-  return { child, storageOptions }
 }
 
 /** Runs a child and resolves with its last stdout line parsed as JSON (and every line via onLine). */
@@ -100,7 +78,8 @@ async function latencyRun(storageOptions) {
 
 async function main() {
   const dir = tmpDir('scale-s3')
-  const { child: s3, storageOptions } = await startServer(dir)
+  const s3 = await startS3Server(server, dir, 'bench')
+  const { storageOptions } = s3
   try {
     const ingest = []
     // Three runs per writer count (this shared machine is noisy); the table shows the median.
@@ -146,7 +125,7 @@ async function main() {
       console.log('wrote the scale-out section of docs/benchmarks.md')
     } else console.log(md)
   } finally {
-    s3.kill('SIGTERM')
+    await s3.stop()
     rmrf(dir)
   }
 }

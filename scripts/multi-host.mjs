@@ -11,6 +11,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { createInterface } from 'node:readline'
+import { s3ServerBinary } from './s3-server.mjs'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const arg = (name, dflt) => {
@@ -20,7 +21,7 @@ const arg = (name, dflt) => {
 const SECONDS = arg('seconds', 6)
 const ROUNDS = arg('rounds', 1)
 const HOST = path.join(ROOT, 'test/fixtures/queue-host.mjs')
-const server = execFileSync('bash', [path.join(ROOT, 'scripts/s3-server.sh'), '--path'], { encoding: 'utf8' }).trim()
+const server = s3ServerBinary()
 if (!server) throw new Error('the S3 server is not built: bash scripts/s3-server.sh --build')
 if (process.getuid?.() !== 0) throw new Error('network namespaces need root (ip netns)')
 
