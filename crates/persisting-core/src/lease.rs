@@ -60,8 +60,14 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into())
+/// This host's name, read once (every renewal writes it).
+fn host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into())
+    })
 }
 
 impl Lease {
@@ -104,8 +110,13 @@ impl Lease {
     }
 
     fn body(&self, released: bool) -> PutPayload {
-        let b =
-            Body { owner: self.owner.clone(), host: host(), pid: std::process::id(), renewed_at: now_ms(), released };
+        let b = Body {
+            owner: self.owner.clone(),
+            host: host().to_string(),
+            pid: std::process::id(),
+            renewed_at: now_ms(),
+            released,
+        };
         PutPayload::from(serde_json::to_vec(&b).expect("lease body"))
     }
 
