@@ -40,7 +40,17 @@ function checkNested(value: object, path: string, what: string, ancestors: objec
   if (ancestors.length > MAX_DEPTH) throw invalid(what, `is nested more than ${MAX_DEPTH} levels deep at ${path}`)
   if (Array.isArray(value)) {
     ancestors.push(value)
-    for (let i = 0; i < value.length; i++) checkValue(value[i], `${path}[${i}]`, what, ancestors)
+    // Element paths are built only for an error or a nested value: a 128-float vector would
+    // otherwise cost 128 string concatenations per record.
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i]
+      const t = typeof v
+      if (t === 'number') {
+        if ((v as number) - (v as number) !== 0) throw nonFinite(what, v as number, `${path}[${i}]`)
+      } else if (t !== 'string' && t !== 'boolean' && v !== null) {
+        checkValue(v, `${path}[${i}]`, what, ancestors)
+      }
+    }
     ancestors.pop()
     return
   }
@@ -80,8 +90,14 @@ export function assertRecord(r: unknown, what: string | number = 'record', allow
 /**
  * `assertRecord` that also tells whether the record holds a typed-array vector at its top level
  * (allowed only with `allowVectors`; the caller then encodes the batch with raw floats).
+ * Top-level fields in `checked` were checked by the caller and are skipped.
  */
-export function checkRecord(r: unknown, what: string | number = 'record', allowVectors = false): boolean {
+export function checkRecord(
+  r: unknown,
+  what: string | number = 'record',
+  allowVectors = false,
+  checked?: ReadonlySet<string>,
+): boolean {
   if (typeof r !== 'object' || r === null || Array.isArray(r) || !isPlainObject(r)) {
     throw invalid(label(what), `must be a plain object, got ${describe(r)}`)
   }
@@ -97,6 +113,7 @@ export function checkRecord(r: unknown, what: string | number = 'record', allowV
       continue
     }
     if (t === 'string' || t === 'boolean' || t === 'undefined' || v === null) continue
+    if (checked !== undefined && checked.has(key)) continue
     if (allowVectors && (v instanceof Float32Array || v instanceof Float64Array)) {
       vectors = true
       continue

@@ -36,12 +36,12 @@ interface VectorField {
  */
 export function encodeBatch(records: Row[], vectorNames: ReadonlySet<string> = DEFAULT_VECTOR_NAMES): EncodedBatch {
   if (!Array.isArray(records)) throw invalid('records', `must be an array, got ${describe(records)}`)
-  const typed = checkBatch(records)
-  const plain = plainFields(records, vectorNames, typed)
-  if (typed === undefined && plain.length === 0) return { json: stringify(records) }
-  const columns: VectorColumn[] = []
+  // Plain vector fields first: one pass per field checks and copies their numbers, so the
+  // record check skips them (checked there, a 128-number array cost as much as the copy).
+  const columns = plainColumns(records, vectorNames)
+  const typed = checkBatch(records, undefined, columns.length === 0 ? undefined : new Set(columns.map((c) => c.name)))
+  if (typed === undefined && columns.length === 0) return { json: stringify(records) }
   for (const [name, f] of typed ?? []) columns.push(typedColumn(records, name, f))
-  for (const [name, dim] of plain) columns.push(plainColumn(records, name, dim))
   const drop = new Set(columns.map((c) => c.name))
   return { json: stringify(records.map((r) => omit(r, drop))), vectors: columns }
 }
@@ -56,11 +56,12 @@ export function omit(r: Row, drop: ReadonlySet<string>): Row {
 /**
  * Checks every record of a batch (typed-array vectors allowed at the top level) and returns its
  * typed-array vector fields, checked by `typedFields`, or undefined when it has none. `what`
- * names the records in errors instead of their index.
+ * names the records in errors instead of their index; `checked` are top-level fields already
+ * checked by the caller.
  */
-export function checkBatch(records: Row[], what?: string): Map<string, VectorField> | undefined {
+export function checkBatch(records: Row[], what?: string, checked?: ReadonlySet<string>): Map<string, VectorField> | undefined {
   let vectors = false
-  for (let i = 0; i < records.length; i++) if (checkRecord(records[i], what ?? i, true)) vectors = true
+  for (let i = 0; i < records.length; i++) if (checkRecord(records[i], what ?? i, true, checked)) vectors = true
   return vectors ? typedFields(records) : undefined
 }
 
@@ -108,31 +109,47 @@ export function typedFields(records: Row[]): Map<string, VectorField> {
   return fields
 }
 
-/** Vector fields holding number arrays of one length (or nothing) in every record: [name, dim]. */
-function plainFields(records: Row[], names: ReadonlySet<string>, typed: Map<string, VectorField> | undefined): [string, number][] {
-  const out: [string, number][] = []
+/**
+ * Vector fields holding arrays of finite numbers of one length (or nothing) in every record, as
+ * float64 columns (the core makes them float32 vectors, or keeps them exact in a list column). A
+ * field holding anything else anywhere is left to the JSON path, which types or refuses it.
+ */
+function plainColumns(records: Row[], names: ReadonlySet<string>): VectorColumn[] {
+  const out: VectorColumn[] = []
   for (const name of names) {
-    if (typed?.has(name)) continue
-    let dim = 0
-    let ok = true
-    for (let i = 0; i < records.length && ok; i++) {
-      const v = records[i][name]
-      if (v === undefined || v === null) continue
-      if (!Array.isArray(v) || v.length === 0 || (dim !== 0 && v.length !== dim)) {
-        ok = false
-        break
-      }
-      dim = v.length
-      for (let j = 0; j < v.length; j++) {
-        if (typeof v[j] !== 'number') {
-          ok = false
-          break
-        }
-      }
-    }
-    if (ok && dim > 0) out.push([name, dim])
+    const c = plainColumn(records, name)
+    if (c !== undefined) out.push(c)
   }
   return out
+}
+
+function plainColumn(records: Row[], name: string): VectorColumn | undefined {
+  const n = records.length
+  let dim = 0
+  let flat: Float64Array | undefined
+  let present: Buffer | undefined
+  for (let i = 0; i < n; i++) {
+    const r = records[i]
+    const v = typeof r === 'object' && r !== null ? (r[name] as unknown) : undefined
+    if (v === undefined || v === null) {
+      present ??= Buffer.alloc(n, 1)
+      present[i] = 0
+      continue
+    }
+    if (!Array.isArray(v) || v.length === 0 || (dim !== 0 && v.length !== dim)) return undefined
+    if (flat === undefined) {
+      dim = v.length
+      flat = new Float64Array(n * dim)
+    }
+    const base = i * dim
+    for (let j = 0; j < dim; j++) {
+      const x: unknown = v[j]
+      if (typeof x !== 'number' || x - x !== 0) return undefined
+      flat[base + j] = x
+    }
+  }
+  if (flat === undefined) return undefined
+  return { name, dim, f64: true, data: Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength), present, plain: true }
 }
 
 function typedColumn(records: Row[], name: string, { kind, dim, missing }: VectorField): VectorColumn {
@@ -145,22 +162,6 @@ function typedColumn(records: Row[], name: string, { kind, dim, missing }: Vecto
     if (present) present[i] = 1
   }
   return { name, dim, f64: kind === Float64Array, data: Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength), present }
-}
-
-/** Float64 values: the core makes them float32 vectors, or keeps them exact in a list column. */
-function plainColumn(records: Row[], name: string, dim: number): VectorColumn {
-  const flat = new Float64Array(records.length * dim)
-  let present: Buffer | undefined
-  for (let i = 0; i < records.length; i++) {
-    const v = records[i][name] as number[] | null | undefined
-    if (v === undefined || v === null) {
-      present ??= Buffer.alloc(records.length, 1)
-      present[i] = 0
-      continue
-    }
-    flat.set(v, i * dim)
-  }
-  return { name, dim, f64: true, data: Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength), present, plain: true }
 }
 
 /** Rows read from the core, their typed-array vector columns attached as typed arrays. */

@@ -117,6 +117,51 @@ describe('typed-array vectors', () => {
   })
 })
 
+describe('number arrays in vector fields', () => {
+  for (const [name, make] of BACKENDS) {
+    it(`${name}: batch after batch into one bucket, a field widening from integers to fractions, records without one`, async () => {
+      const dir = tmpDir()
+      const rows = cars.map((c, i) => ({ i, name: c.Name, x: i, vector: i % 7 === 3 ? null : Array.from(features(c)) }))
+      // The third batch's x has fractions: the bucket's Int64 x becomes Float64 there.
+      for (const r of rows.slice(200)) r.x = r.i + 0.5
+      // Float32 is the column's precision: every value reads back as the same float32.
+      const f32 = (r: Row) => ({ ...r, vector: r.vector === null ? null : (r.vector as number[]).map(Math.fround) })
+      const expected = rows.map(f32)
+      let b = make(dir)
+      await b.putBatch(rows.slice(0, 100))
+      await b.putBatch(rows.slice(100, 200))
+      await b.putBatch(rows.slice(200))
+      expect((await b.get()).map(f32)).toEqual(expected)
+      await b.flush()
+      await b.close()
+      b = make(dir)
+      const got = await b.get()
+      expect(got.map(f32)).toEqual(expected)
+      expect(Array.isArray(got[0].vector)).toBe(true)
+      const table = await b.getArrow()
+      expect(String(table.schema.fields.find((f) => f.name === 'vector')?.type)).toBe('FixedSizeList[6]<Float32>')
+      expect(String(table.schema.fields.find((f) => f.name === 'x')?.type)).toBe('Float64')
+      await b.close()
+    })
+  }
+
+  it('refuses a non-finite number or a non-number in a vector, naming the record and place, storing nothing', async () => {
+    const b = new LanceBackend({ bucketId: 0, storagePath: tmpDir() })
+    await b.putBatch([{ id: 'a', vector: [1, 2] }])
+    for (const [records, message] of [
+      [[{ id: 'b', vector: [1, 2] }, { id: 'c', vector: [1, NaN] }], /record 1 has NaN at vector\[1\]/],
+      [[{ id: 'b', vector: [1, 2] }, { id: 'c', vector: [Infinity, 2] }], /record 1 has Infinity at vector\[0\]/],
+      [[{ id: 'b', vector: [1, 2] }, { id: 'c', vector: [1, 2n] }], /record 1 has a bigint at vector\[1\]/],
+    ] as const) {
+      const err = await b.putBatch(records as unknown as Row[]).catch((e: unknown) => e)
+      expect((err as StorageError).code).toBe('INVALID_RECORD')
+      expect((err as StorageError).message).toMatch(message)
+    }
+    expect(b.totalCount()).toBe(1)
+    await b.close()
+  })
+})
+
 describe('vectorColumns', () => {
   it('stores declared number arrays as float32 vectors, searchable, and refuses other lengths', async () => {
     const dir = tmpDir()

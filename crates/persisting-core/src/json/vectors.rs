@@ -39,13 +39,34 @@ pub fn rows_with_vectors(
     current: Option<&Schema>,
 ) -> Result<RecordBatch> {
     let mut rows_text = json.to_vec();
-    let split = split_rows(&mut rows_text, None)?;
+    // The bucket's schema without the vector fields: when the scan finds the rows fit it, they
+    // decode with it directly, without parsing every row a second time to infer types.
+    let known = current.map(|c| {
+        Schema::new(
+            c.fields().iter().filter(|f| !vectors.iter().any(|v| v.name == f.name())).cloned().collect::<Vec<_>>(),
+        )
+    });
+    let split = split_rows(&mut rows_text, known.as_ref())?;
     let n = split.rows;
     let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
-    let schema = infer_rows_with(&rows_text, declared)?;
-    if !schema.fields().is_empty() {
-        let batch = decode_rows(&rows_text, &Arc::new(schema), n)?;
+    let decoded = match known {
+        // On failure (a type change, an integer beyond i64), inference below names the problem.
+        Some(k) if split.fits_schema && !k.fields().is_empty() => decode_rows(&rows_text, &Arc::new(k), n).ok(),
+        _ => None,
+    };
+    let decoded = match decoded {
+        Some(b) => Some(b),
+        None => {
+            let schema = infer_rows_with(&rows_text, declared)?;
+            if schema.fields().is_empty() {
+                None
+            } else {
+                Some(decode_rows(&rows_text, &Arc::new(schema), n)?)
+            }
+        }
+    };
+    if let Some(batch) = decoded {
         fields.extend(batch.schema().fields().iter().map(|f| f.as_ref().clone()));
         columns.extend(batch.columns().iter().cloned());
     }
@@ -99,13 +120,27 @@ fn vector_column(v: &RawVectors<'_>, rows: usize, as_list: bool) -> Result<(Fiel
         }
     }
     let present = |row: usize| v.present.is_none_or(|p| p[row] != 0);
+    let f64_at = |b: &[u8]| f64::from_le_bytes(b.try_into().unwrap());
+    if v.plain && !as_list {
+        // Number arrays become float32 vectors directly (a float64 vector column cast afterwards
+        // cost two more full copies), rounding as that cast did.
+        let vals: Vec<f64> = v.data.chunks_exact(8).map(f64_at).collect();
+        check_finite(v, &vals, &present)?;
+        let vals: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
+        let nulls = v.present.map(|p| NullBuffer::from(p.iter().map(|&b| b != 0).collect::<Vec<bool>>()));
+        let item_field = Arc::new(Field::new_list_field(DataType::Float32, true));
+        let values: ArrayRef = Arc::new(Float32Array::new(ScalarBuffer::from(vals), None));
+        let list = FixedSizeListArray::try_new(item_field.clone(), v.dim as i32, values, nulls)
+            .code(ErrorCode::InvalidRecord, &format!("vector field '{}'", v.name))?;
+        return Ok((Field::new(v.name, DataType::FixedSizeList(item_field, v.dim as i32), true), Arc::new(list)));
+    }
     let (item, values): (DataType, ArrayRef) = if v.f64 {
-        let vals: Vec<f64> = v.data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect();
-        check_finite(v, vals.iter().map(|x| x.is_finite()), &present)?;
+        let vals: Vec<f64> = v.data.chunks_exact(8).map(f64_at).collect();
+        check_finite(v, &vals, &present)?;
         (DataType::Float64, Arc::new(Float64Array::new(ScalarBuffer::from(vals), None)))
     } else {
         let vals: Vec<f32> = v.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-        check_finite(v, vals.iter().map(|x| x.is_finite()), &present)?;
+        check_finite(v, &vals, &present)?;
         (DataType::Float32, Arc::new(Float32Array::new(ScalarBuffer::from(vals), None)))
     };
     let nulls = v.present.map(|p| NullBuffer::from(p.iter().map(|&b| b != 0).collect::<Vec<bool>>()));
@@ -113,13 +148,8 @@ fn vector_column(v: &RawVectors<'_>, rows: usize, as_list: bool) -> Result<(Fiel
     let list = FixedSizeListArray::try_new(item_field.clone(), v.dim as i32, values, nulls)
         .code(ErrorCode::InvalidRecord, &format!("vector field '{}'", v.name))?;
     if v.plain {
-        // As the JSON path types number arrays: a float32 vector, or float64 list values.
-        let item = if as_list { DataType::Float64 } else { DataType::Float32 };
-        let target = if as_list {
-            DataType::List(Arc::new(Field::new_list_field(item, true)))
-        } else {
-            DataType::FixedSizeList(Arc::new(Field::new_list_field(item, true)), v.dim as i32)
-        };
+        // A field already stored as a list keeps exact float64 list values, as on the JSON path.
+        let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
         let column =
             arrow_cast::cast(&list, &target).code(ErrorCode::Internal, &format!("vector field '{}'", v.name))?;
         return Ok((Field::new(v.name, target, true), column));
@@ -277,16 +307,18 @@ pub fn vector_columns_out(batches: Vec<RecordBatch>, schema: &Schema) -> (Vec<Re
 }
 
 /// NaN and ±Infinity are refused as the record path refuses them, naming record and field.
-fn check_finite(v: &RawVectors<'_>, finite: impl Iterator<Item = bool>, present: &dyn Fn(usize) -> bool) -> Result<()> {
-    for (i, ok) in finite.enumerate() {
-        let row = i / v.dim;
-        if !ok && present(row) {
-            return Err(Error::invalid_record(format!(
-                "record {row} has a non-finite value at {}[{}], which a record cannot hold",
-                v.name,
-                i % v.dim
-            )));
+/// Refuses the first non-finite value of a present row, naming the record and position.
+fn check_finite<T: Copy + Into<f64>>(v: &RawVectors<'_>, vals: &[T], present: &dyn Fn(usize) -> bool) -> Result<()> {
+    // Row by row: the common case (all finite) is one tight loop per row, no per-value division.
+    for (row, values) in vals.chunks_exact(v.dim).enumerate() {
+        if values.iter().all(|&x| x.into().is_finite()) || !present(row) {
+            continue;
         }
+        let j = values.iter().position(|&x| !x.into().is_finite()).unwrap_or(0);
+        return Err(Error::invalid_record(format!(
+            "record {row} has a non-finite value at {}[{j}], which a record cannot hold",
+            v.name
+        )));
     }
     Ok(())
 }
