@@ -6,6 +6,7 @@ import { makeRecords, toBatches } from './lib/records.js'
 import { tmpDir } from './lib/util.js'
 import { PersistingBackend } from '../dist/backends/persisting.js'
 import { encodeRecords } from '../dist/records.js'
+import { encodeBatch } from '../dist/vectors.js'
 
 const arg = (name, dflt) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt)
 const N = arg('records', 200_000)
@@ -69,6 +70,37 @@ console.log(`  native putJson (copy + scan)  ${us(ingest.native, N)}`)
 console.log(`  waiting on back-pressure      ${us(ingest.wait, N)}`)
 console.log(`  whole loop                    ${us(ingest.loop, N)}  (${Math.round((N / ingest.loop) * 1000)} rec/s)`)
 console.log(`  final flush of what was left  ${us(ingest.flush, N)}`)
+
+// Set B: number arrays in `vector`, which cross as one float buffer beside the other fields' JSON.
+const vectorN = Math.min(N, 100_000)
+const vectorBatches = toBatches(makeRecords('B', vectorN), 1000)
+for (const b of vectorBatches.slice(0, 20)) encodeBatch(b)
+const vectors = await withBackend({}, async (b) => {
+  const store = b.store
+  let encode = 0
+  let native = 0
+  let wait = 0
+  const t0 = now()
+  for (const batch of vectorBatches) {
+    let a = now()
+    const enc = encodeBatch(batch)
+    encode += now() - a
+    a = now()
+    const ack = store.putJsonVectors(enc.json, enc.vectors)
+    native += now() - a
+    if (ack !== 0) {
+      a = now()
+      await store.settle(ack)
+      wait += now() - a
+    }
+  }
+  return { encode, native, wait, loop: now() - t0 }
+})
+console.log(`vectors, ${vectorN} set-B records (128 numbers in \`vector\`) in 1000-record calls, WAL off (µs per record):`)
+console.log(`  validate + encode (floats + JSON)  ${us(vectors.encode, vectorN)}`)
+console.log(`  native putJsonVectors             ${us(vectors.native, vectorN)}`)
+console.log(`  waiting on back-pressure          ${us(vectors.wait, vectorN)}`)
+console.log(`  whole loop                        ${us(vectors.loop, vectorN)}  (${Math.round((vectorN / vectors.loop) * 1000)} rec/s)`)
 
 const single = Math.min(N, 100_000)
 for (const [label, options] of [
