@@ -115,6 +115,14 @@ export function compareSections(A, res, ctx) {
         )
         A('')
       }
+      if (rd['ours-arrow'] && !rd['ours-arrow'].error) {
+        A(
+          "`getArrow` is timed from the backend's open to the `Table`; apache-arrow is imported before the clock, " +
+            "as lancedb's own import loads it before lancedb's (a process's first `getArrow` also pays that import, " +
+            'overlapped with the read).',
+        )
+        A('')
+      }
       const prep = res.readPrep ?? {}
       if (prep.ours && !prep.ours.error) {
         const f = prep.ours.flush

@@ -346,8 +346,9 @@ export abstract class NativeBackend implements StorageBackend {
    */
   async getArrow(offset = 0, limit: number | null = null): Promise<ArrowTable> {
     checkOffsetLimit(offset, limit)
-    const arrow = await loadArrow()
-    const ipc = await this.call((s) => s.readIpc(offset, limit ?? undefined))
+    // The core reads while apache-arrow loads (the first import takes 0.1 - 0.4 s).
+    const read = this.call((s) => s.readIpc(offset, limit ?? undefined))
+    const [arrow, ipc] = await Promise.all([loadArrow(), read])
     return arrow.tableFromIPC(ipc)
   }
 
