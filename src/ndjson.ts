@@ -5,10 +5,13 @@
  * ignored, a bad line named (1-based) and nothing of the call kept.
  */
 import { StorageError } from './errors.js'
+import { assertRecord } from './records.js'
 import type { Row } from './types.js'
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 export function parseNdjson(data: Uint8Array | string): Row[] {
-  const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+  const text = typeof data === 'string' ? data : utf8(data)
   const lines = text.split('\n')
   const rows: Row[] = []
   for (let i = 0; i < lines.length; i++) {
@@ -23,7 +26,30 @@ export function parseNdjson(data: Uint8Array | string): Row[] {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new StorageError(`line ${i + 1}: a line must hold one JSON object; nothing of this call was stored`, 'INVALID_RECORD')
     }
+    // What JSON.parse accepts but a record cannot hold (1e400 parses as Infinity).
+    assertRecord(value, `line ${i + 1}:`)
     rows.push(value as Row)
   }
   return rows
+}
+
+/** The bytes as text; bytes that are not UTF-8 are refused, naming their line. */
+function utf8(data: Uint8Array): string {
+  try {
+    return UTF8.decode(data)
+  } catch {
+    let line = 1
+    let start = 0
+    for (let i = 0; i <= data.length; i++) {
+      if (i < data.length && data[i] !== 0x0a) continue
+      try {
+        UTF8.decode(data.subarray(start, i))
+      } catch {
+        break
+      }
+      line++
+      start = i + 1
+    }
+    throw new StorageError(`line ${line}: bytes that are not UTF-8; nothing of this call was stored`, 'INVALID_RECORD')
+  }
 }

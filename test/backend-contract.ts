@@ -25,6 +25,10 @@ export function rec(n: number, id = `k${n}`): Rec {
   return { id, n, x: n + 0.5, s: `text-${n}`, flag: n % 2 === 0 }
 }
 
+function ndjsonOf(rows: Rec[], sep = '\n'): string {
+  return rows.map((r) => JSON.stringify(r)).join(sep)
+}
+
 export function recs(from: number, count: number): Rec[] {
   return Array.from({ length: count }, (_, i) => rec(from + i))
 }
@@ -336,7 +340,7 @@ export function backendContract(
     })
 
     describe('putNdjson (when the backend has it)', () => {
-      const ndjson = (rows: Rec[], sep = '\n') => rows.map((r) => JSON.stringify(r)).join(sep)
+      const ndjson = ndjsonOf
 
       it('stores every line as a record, from a string, a Uint8Array or a Buffer', async () => {
         const b = await create()
@@ -374,6 +378,65 @@ export function backendContract(
         expect(await b.get()).toEqual(recs(0, 2))
         await b.putNdjson(JSON.stringify(rec(2)))
         expect(await b.get()).toEqual(recs(0, 3))
+      })
+    })
+
+    describe('putNdjson of JSON that is only almost right', () => {
+      // Each line has the shape of a record; the fault is inside a value or between fields. A
+      // byte scan that lets one through buffers a row the flush cannot decode: the call was
+      // acknowledged, then the flush fails and the bucket with it.
+      const good = JSON.stringify(rec(2))
+      const almost = [
+        '{"id": "k3", "n": nope}',
+        '{"id": "k3", "n": nulll}',
+        '{"id": "k3", "n": 1-2}',
+        '{"id": "k3", "n": -}',
+        '{"id": "k3", "n": .5}',
+        '{"id": "k3", "n": +5}',
+        '{"id": "k3", "n": 5.}',
+        '{"id": "k3", "n": 01}',
+        '{"id": "k3", "x": 1e400}',
+        '{"id": "k3", "x": -1e999}',
+        '{"id": "\\x41", "n": 3}',
+        '{"id": "k3" "n": 3}',
+        '{"id": "k3",, "n": 3}',
+        '{"id": "k3", "n": 3,}',
+        '{, "id": "k3"}',
+      ]
+      for (const line of almost) {
+        it(`refuses ${line} naming its line, and the bucket flushes and keeps every good record`, async () => {
+          const b = await create()
+          if (!b.putNdjson) return
+          await b.putNdjson(ndjsonOf(recs(0, 2)))
+          await b.flush()
+          const err = await b.putNdjson(`${good}\n${line}\n`).then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+          expect(err, line).toBeInstanceOf(StorageError)
+          expect((err as StorageError).code, line).toBe('INVALID_RECORD')
+          expect((err as StorageError).message, line).toMatch(/^line 2:/)
+          await b.flush()
+          expect(await b.get()).toEqual(recs(0, 2))
+          await b.putNdjson(good)
+          await b.flush()
+          expect(await b.get()).toEqual(recs(0, 3))
+        })
+      }
+
+      it('refuses bytes that are not UTF-8, naming the line', async () => {
+        const b = await create()
+        if (!b.putNdjson) return
+        await b.putNdjson(ndjsonOf(recs(0, 2)))
+        const bytes = Buffer.concat([Buffer.from(`${good}\n{"id": "`), Buffer.from([0xff, 0xfe]), Buffer.from('", "n": 3}\n')])
+        const err = await b.putNdjson(bytes).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect((err as StorageError).code).toBe('INVALID_RECORD')
+        expect((err as StorageError).message).toMatch(/^line 2:/)
+        await b.flush()
+        expect(await b.get()).toEqual(recs(0, 2))
       })
     })
 

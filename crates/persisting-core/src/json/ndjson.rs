@@ -22,46 +22,61 @@ fn fmt_bytes(n: usize) -> String {
 /// Blank lines are skipped; a UTF-8 byte order mark before the first line is ignored.
 pub fn ndjson_lines(input: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    input.split(|&b| b == b'\n').enumerate().filter_map(|(i, line)| {
-        let line = line.trim_ascii();
-        (!line.is_empty()).then_some((i + 1, line))
+    let mut ends = memchr::memchr_iter(b'\n', input);
+    let (mut start, mut no) = (0usize, 0usize);
+    std::iter::from_fn(move || loop {
+        if start > input.len() {
+            return None;
+        }
+        let end = ends.next().unwrap_or(input.len());
+        let line = input[start..end].trim_ascii();
+        start = end + 1;
+        no += 1;
+        if !line.is_empty() {
+            return Some((no, line));
+        }
     })
 }
 
-/// Why `line` is not one balanced JSON object, if it is not.
+/// Why `line` is not one balanced JSON object, if it is not. Strings are skipped with `memchr`
+/// (most of a record's bytes are inside strings); only the bytes between them are looked at.
 fn shape_error(line: &[u8]) -> Option<&'static str> {
     if line[0] != b'{' {
         return Some("a line must hold one JSON object");
     }
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    for (i, &b) in line.iter().enumerate() {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
+    let n = line.len();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < n {
+        match line[i] {
+            b'"' => {
+                let mut j = i + 1;
+                loop {
+                    let Some(k) = line.get(j..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) else {
+                        return Some("unterminated string");
+                    };
+                    if line[j + k] == b'"' {
+                        i = j + k;
+                        break;
+                    }
+                    j += k + 2; // the escaped byte is never the string's end
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 depth = match depth.checked_sub(1) {
                     Some(d) => d,
                     None => return Some("unbalanced brackets"),
                 };
-                if depth == 0 && i + 1 != line.len() {
+                if depth == 0 && i + 1 != n {
                     return Some("text after the object (one object per line)");
                 }
             }
             _ => {}
         }
+        i += 1;
     }
-    if in_str {
-        Some("unterminated string")
-    } else if depth != 0 {
+    if depth != 0 {
         Some("unterminated object (a record cannot span lines)")
     } else {
         None
@@ -72,6 +87,11 @@ fn shape_error(line: &[u8]) -> Option<&'static str> {
 /// there are. Refuses, naming the line, a line that is not one balanced object or that is
 /// longer than `max_line_bytes`.
 pub fn ndjson_to_array(input: &[u8], max_line_bytes: usize, out: &mut Vec<u8>) -> Result<usize> {
+    // Bytes from a Uint8Array need not be UTF-8; the decoder would refuse them at flush time.
+    if let Err(e) = std::str::from_utf8(input) {
+        let line = memchr::memchr_iter(b'\n', &input[..e.valid_up_to()]).count() + 1;
+        return Err(line_error(line, "bytes that are not UTF-8"));
+    }
     out.clear();
     out.reserve(input.len() + 2);
     out.push(b'[');
@@ -127,6 +147,7 @@ mod tests {
             (2, "[{\"a\":1},{\"a\":\"x\\\"}\"}]".into())
         );
         assert_eq!(array("\u{feff}{\"a\":[1,{\"b\":2}]}").unwrap(), (1, "[{\"a\":[1,{\"b\":2}]}]".into()));
+        assert_eq!(array("{\"a\":\"\\\\\"}\n").unwrap(), (1, "[{\"a\":\"\\\\\"}]".into()));
         assert_eq!(array("").unwrap(), (0, "[]".into()));
         assert_eq!(array("\n \n").unwrap(), (0, "[]".into()));
     }
@@ -141,11 +162,21 @@ mod tests {
             ("{\"a\":1}\n\n{\"a\":{}", 3),
             ("{\"a\":1}}", 1),
             ("1", 1),
+            ("{\"a\":\"x\\", 1),
+            ("{\"a\":\"x\\\"}", 1),
+            ("{\"a\":\"\\\\\"}}", 1),
         ] {
             let e = array(text).unwrap_err();
             assert_eq!(e.code, crate::ErrorCode::InvalidRecord, "{text:?}");
             assert!(e.message.starts_with(&format!("line {line}:")), "{text:?}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn refuses_bytes_that_are_not_utf8_naming_the_line() {
+        let mut out = Vec::new();
+        let e = ndjson_to_array(b"{\"a\":1}\n\n{\"a\":\"\xff\"}\n", 1 << 20, &mut out).unwrap_err();
+        assert!(e.message.starts_with("line 3: bytes that are not UTF-8"), "{}", e.message);
     }
 
     #[test]

@@ -1,5 +1,12 @@
-//! The byte scan of one `JSON.stringify`d array: splits it in place into newline-separated
-//! rows and checks the top-level keys and value kinds against the current schema.
+//! The byte scan of one JSON array of records (`JSON.stringify`d, or NDJSON lines joined): splits
+//! it in place into newline-separated rows and checks the top-level keys and value kinds against
+//! the current schema.
+//!
+//! Rows the scan passes as flat and fitting are buffered undecoded and decoded at flush time, so
+//! at the top level of a row the scan is a strict JSON validator: separators, literals, the
+//! number grammar (and range) and string escapes. Anything it let through that the decoder then
+//! refused would fail a flush after the put was acknowledged. Nested values are only skipped
+//! over; rows holding one are decoded during the put, where the decoder checks them.
 
 use arrow_schema::{DataType, Schema};
 
@@ -53,13 +60,14 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
                 .collect()
         })
         .unwrap_or_default();
+    let mut after_row = false;
     loop {
         i = skip_ws(buf, i);
         if i >= n {
             return Err(Error::invalid_record("unterminated JSON array"));
         }
         match buf[i] {
-            b']' => {
+            b']' if after_row || rows == 0 => {
                 buf[i] = b' ';
                 let end = skip_ws(buf, i + 1);
                 if end != n {
@@ -67,14 +75,18 @@ pub fn split_rows(buf: &mut [u8], schema: Option<&Schema>) -> Result<SplitRows> 
                 }
                 return Ok(SplitRows { rows, fits_schema: fits, flat });
             }
-            b',' if rows > 0 => {
+            b',' if after_row => {
                 buf[i] = b'\n';
                 i += 1;
-                continue;
+                after_row = false;
             }
-            b'{' => {
+            b'{' if !after_row => {
                 rows += 1;
                 i = scan_object_row(buf, i, &fields, &mut fits, &mut flat)?;
+                after_row = true;
+            }
+            _ if after_row => {
+                return Err(Error::invalid_record(format!("expected ',' or ']' after record {}", rows - 1)))
             }
             _ => return Err(Error::invalid_record(format!("record {rows} is not a JSON object"))),
         }
@@ -111,21 +123,14 @@ fn skip_ws(buf: &[u8], mut i: usize) -> usize {
 
 /// Scans one `{...}` row starting at `start`; returns the index after it.
 fn scan_object_row(buf: &[u8], start: usize, fields: &[SchemaSlot], fits: &mut bool, flat: &mut bool) -> Result<usize> {
-    let mut i = start + 1;
+    let mut i = skip_ws(buf, start + 1);
+    if buf.get(i) == Some(&b'}') {
+        return Ok(i + 1);
+    }
     let mut pos = 0usize;
     loop {
-        i = skip_ws(buf, i);
-        if i >= buf.len() {
-            return Err(Error::invalid_record("unterminated record"));
-        }
-        match buf[i] {
-            b'}' => return Ok(i + 1),
-            b',' => {
-                i += 1;
-                continue;
-            }
-            b'"' => {}
-            _ => return Err(Error::invalid_record("malformed record: expected a key")),
+        if buf.get(i) != Some(&b'"') {
+            return Err(Error::invalid_record("malformed record: expected a key"));
         }
         let key_start = i + 1;
         let (key_end, escaped) = scan_string(buf, i)?;
@@ -146,7 +151,6 @@ fn scan_object_row(buf: &[u8], start: usize, fields: &[SchemaSlot], fits: &mut b
                 _ => true,
             };
         }
-        i = end;
         if *fits {
             // Rows usually repeat the schema's key order, so try the expected slot first.
             let field = if escaped {
@@ -161,6 +165,12 @@ fn scan_object_row(buf: &[u8], start: usize, fields: &[SchemaSlot], fits: &mut b
                 Some(f) => kind_fits(kind, f.dt) && !(wide && f.has_int) && !(f.typed && matches!(kind, Kind::Arr)),
                 None => false,
             };
+        }
+        i = skip_ws(buf, end);
+        match buf.get(i) {
+            Some(b',') => i = skip_ws(buf, i + 1),
+            Some(b'}') => return Ok(i + 1),
+            _ => return Err(Error::invalid_record("malformed record: expected ',' or '}' after a value")),
         }
     }
 }
@@ -177,7 +187,8 @@ fn kind_fits(kind: Kind, dt: &DataType) -> bool {
     }
 }
 
-/// Returns (index after the closing quote, whether the string had escapes).
+/// Returns (index after the closing quote, whether the string had escapes). Refuses an escape
+/// JSON does not have (`\x`, a `\u` without four hex digits).
 fn scan_string(buf: &[u8], start: usize) -> Result<(usize, bool)> {
     let mut i = start + 1;
     let mut escaped = false;
@@ -187,12 +198,65 @@ fn scan_string(buf: &[u8], start: usize) -> Result<(usize, bool)> {
             Some(k) if buf[i + k] == b'"' => return Ok((i + k + 1, escaped)),
             Some(k) => {
                 escaped = true;
-                i += k + 2;
+                let e = i + k + 1;
+                i = match buf.get(e) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => e + 1,
+                    Some(b'u') if buf.get(e + 1..e + 5).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => e + 5,
+                    Some(_) => return Err(Error::invalid_record("invalid escape in a string")),
+                    None => break,
+                };
             }
             None => break,
         }
     }
     Err(Error::invalid_record("unterminated string"))
+}
+
+/// A JSON number at `i`: its kind and the index after it. Refuses what the grammar does not
+/// allow (`+1`, `.5`, `5.`, `01`, `1e`) and numbers beyond the float range (`1e400`).
+fn scan_number(buf: &[u8], i: usize) -> Result<(Kind, usize)> {
+    let bad = || Error::invalid_record("malformed number");
+    let digits = |mut j: usize| {
+        while j < buf.len() && buf[j].is_ascii_digit() {
+            j += 1;
+        }
+        j
+    };
+    let mut j = i + usize::from(buf.get(i) == Some(&b'-'));
+    match buf.get(j) {
+        Some(b'0') => j += 1,
+        Some(b'1'..=b'9') => j = digits(j),
+        _ => return Err(bad()),
+    }
+    let mut float = false;
+    let mut exponent = false;
+    if buf.get(j) == Some(&b'.') {
+        float = true;
+        let k = digits(j + 1);
+        if k == j + 1 {
+            return Err(bad());
+        }
+        j = k;
+    }
+    if matches!(buf.get(j), Some(b'e' | b'E')) {
+        float = true;
+        exponent = true;
+        j += 1 + usize::from(matches!(buf.get(j + 1), Some(b'+' | b'-')));
+        let k = digits(j);
+        if k == j {
+            return Err(bad());
+        }
+        j = k;
+    }
+    // Only an exponent or hundreds of digits can leave the float range; the decoder would
+    // store such a number as null.
+    if exponent || j - i > 300 {
+        let text = std::str::from_utf8(&buf[i..j]).map_err(|_| bad())?;
+        if !text.parse::<f64>().is_ok_and(f64::is_finite) {
+            return Err(Error::invalid_record(format!("number {text} is out of range")));
+        }
+    }
+    Ok((if float { Kind::Float } else { Kind::Int }, j))
 }
 
 /// Returns the kind, the index after the value, whether a string value had escapes, and
@@ -207,9 +271,9 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool, bool)> {
             let (end, escaped) = scan_string(buf, i)?;
             Ok((Kind::Str, end, escaped, false))
         }
-        b'n' => Ok((Kind::Null, i + 4, false, false)),
-        b't' => Ok((Kind::Bool, i + 4, false, false)),
-        b'f' => Ok((Kind::Bool, i + 5, false, false)),
+        b'n' if buf[i..].starts_with(b"null") => Ok((Kind::Null, i + 4, false, false)),
+        b't' if buf[i..].starts_with(b"true") => Ok((Kind::Bool, i + 4, false, false)),
+        b'f' if buf[i..].starts_with(b"false") => Ok((Kind::Bool, i + 5, false, false)),
         b'{' | b'[' => {
             let kind = if buf[i] == b'{' { Kind::Obj } else { Kind::Arr };
             let mut depth = 0usize;
@@ -248,21 +312,10 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(Kind, usize, bool, bool)> {
             }
             Err(Error::invalid_record("unterminated nested value"))
         }
-        _ => {
-            let mut j = i;
-            let mut float = false;
-            while j < buf.len() {
-                match buf[j] {
-                    b'0'..=b'9' | b'-' | b'+' => {}
-                    b'.' | b'e' | b'E' => float = true,
-                    _ => break,
-                }
-                j += 1;
-            }
-            if j == i {
-                return Err(Error::invalid_record("malformed value"));
-            }
-            Ok((if float { Kind::Float } else { Kind::Int }, j, false, false))
+        b'-' | b'0'..=b'9' => {
+            let (kind, j) = scan_number(buf, i)?;
+            Ok((kind, j, false, false))
         }
+        _ => Err(Error::invalid_record("malformed value")),
     }
 }

@@ -153,3 +153,49 @@ fn merge_rules() {
     assert!(e.message.contains("'b'"));
     assert_eq!(merge_schemas(&old, &new, MergeMode::Evolve).unwrap().fields().len(), 2);
 }
+
+#[test]
+fn scan_refuses_json_that_is_only_almost_right() {
+    // What a strict decoder refuses must not pass the scan: rows that pass it flat and fitting
+    // are decoded only at flush time, after the put was acknowledged.
+    let (rows, _) = split(r#"[{"id":"a","n":1,"x":1.5}]"#, None);
+    let schema = infer_rows(&rows).unwrap();
+    for bad in [
+        r#"{"id":"b","n":nope}"#,
+        r#"{"id":"b","n":nulll}"#,
+        r#"{"id":"b","n":tru}"#,
+        r#"{"id":"b","n":1-2}"#,
+        r#"{"id":"b","n":-}"#,
+        r#"{"id":"b","n":+5}"#,
+        r#"{"id":"b","x":.5}"#,
+        r#"{"id":"b","x":5.}"#,
+        r#"{"id":"b","n":01}"#,
+        r#"{"id":"b","x":1e}"#,
+        r#"{"id":"b","x":1e400}"#,
+        r#"{"id":"b","x":-1e999}"#,
+        r#"{"id":"\x41","n":1}"#,
+        r#"{"id":"\u12","n":1}"#,
+        r#"{"id":"b" "n":1}"#,
+        r#"{"id":"b",,"n":1}"#,
+        r#"{"id":"b","n":1,}"#,
+        r#"{,"id":"b"}"#,
+        r#"{"id":"b","n":1}{"id":"c"}"#,
+        r#"{"id":"b","n":1},,{"id":"c"}"#,
+    ] {
+        let mut b = format!("[{bad}]").into_bytes();
+        assert!(split_rows(&mut b, Some(&schema)).is_err(), "{bad}");
+        assert!(serde_json::from_str::<Value>(&format!("[{bad}]")).is_err(), "serde_json accepts {bad}");
+    }
+    for good in [
+        r#"{ "id" : "b" , "n" : -0 , "x" : 0.5e-3 }"#,
+        r#"{"id":"\"\\\/\b\f\n\r\t\u00e9","n":12,"x":1E+2}"#,
+        r#"{}"#,
+        "{\"id\":\"b\",\r\n\t\"x\":-1.0e308}",
+    ] {
+        let mut b = format!("[{good}, {good}]").into_bytes();
+        let r = split_rows(&mut b, Some(&schema)).unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert_eq!(r.rows, 2, "{good}");
+    }
+    let mut b = b"[]".to_vec();
+    assert_eq!(split_rows(&mut b, None).unwrap().rows, 0);
+}
