@@ -79,11 +79,14 @@ pub fn fsync_tree(root: &Path, synced: &mut HashSet<PathBuf>) -> Result<()> {
     if !root.exists() {
         return Ok(());
     }
+    // The root's own entry in its parent needs one fsync of the parent, not one per commit.
+    let first = !synced.contains(root);
     walk(root, synced).code(ErrorCode::Io, "fsync of Lance files")?;
-    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::File::open(parent)
-            .and_then(|f| f.sync_all())
-            .code(ErrorCode::Io, &format!("fsync directory {}", parent.display()))?;
+    if let Some(parent) = root.parent().filter(|p| first && !p.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::File::open(parent).and_then(|f| f.sync_all()) {
+            synced.remove(root); // so the next commit fsyncs the parent again
+            return Err(e).code(ErrorCode::Io, &format!("fsync directory {}", parent.display()));
+        }
     }
     Ok(())
 }
