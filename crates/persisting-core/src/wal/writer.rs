@@ -129,8 +129,10 @@ impl Wal {
         Ok(next)
     }
 
-    /// Deletes every sealed segment with id < `segment_id` (never the current one) and fsyncs
-    /// the directory. Call once those entries are durably in Lance.
+    /// Deletes every sealed segment with id < `segment_id` (never the current one). Call once
+    /// those entries are durably in Lance. The directory is not fsynced: a removal a power loss
+    /// undoes brings back a segment whose rows are all below what Lance holds, which recovery
+    /// skips, exactly as after a crash between the Lance commit and the removal.
     pub fn remove_segments_before(&self, segment_id: u64) -> Result<()> {
         let inner = &*self.inner;
         let doomed: Vec<(u64, u64)> = {
@@ -158,7 +160,6 @@ impl Wal {
                 }
             }
         }
-        fsync_dir(&*inner.fs, &inner.dir)?;
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
