@@ -38,18 +38,18 @@ let t = now()
 for (const b of batches) JSON.stringify(b)
 const stringifyMs = now() - t
 
-const ingest = await withBackend({}, async (b) => {
-  const store = b.store
-  let encode = 0
+/** Times each 1000-record call's parts: encoding, the native put, waiting on its ack. */
+async function timedPuts(store, batches, encode, put) {
+  let encodeMs = 0
   let native = 0
   let wait = 0
   const t0 = now()
   for (const batch of batches) {
     let a = now()
-    const json = encodeRecords(batch)
-    encode += now() - a
+    const enc = encode(batch)
+    encodeMs += now() - a
     a = now()
-    const ack = store.putJson(json)
+    const ack = put(store, enc)
     native += now() - a
     if (ack !== 0) {
       a = now()
@@ -57,10 +57,14 @@ const ingest = await withBackend({}, async (b) => {
       wait += now() - a
     }
   }
-  const loop = now() - t0
+  return { encode: encodeMs, native, wait, loop: now() - t0 }
+}
+
+const ingest = await withBackend({}, async (b) => {
+  const parts = await timedPuts(b.store, batches, encodeRecords, (s, json) => s.putJson(json))
   const a = now()
   await b.flush()
-  return { encode, native, wait, loop, flush: now() - a }
+  return { ...parts, flush: now() - a }
 })
 
 console.log(`ingest, ${N} set-A records in 1000-record putBatch calls, PersistingBackend WAL off (µs per record):`)
@@ -75,27 +79,9 @@ console.log(`  final flush of what was left  ${us(ingest.flush, N)}`)
 const vectorN = Math.min(N, 100_000)
 const vectorBatches = toBatches(makeRecords('B', vectorN), 1000)
 for (const b of vectorBatches.slice(0, 20)) encodeBatch(b)
-const vectors = await withBackend({}, async (b) => {
-  const store = b.store
-  let encode = 0
-  let native = 0
-  let wait = 0
-  const t0 = now()
-  for (const batch of vectorBatches) {
-    let a = now()
-    const enc = encodeBatch(batch)
-    encode += now() - a
-    a = now()
-    const ack = store.putJsonVectors(enc.json, enc.vectors)
-    native += now() - a
-    if (ack !== 0) {
-      a = now()
-      await store.settle(ack)
-      wait += now() - a
-    }
-  }
-  return { encode, native, wait, loop: now() - t0 }
-})
+const vectors = await withBackend({}, (b) =>
+  timedPuts(b.store, vectorBatches, (batch) => encodeBatch(batch), (s, enc) => s.putJsonVectors(enc.json, enc.vectors)),
+)
 console.log(`vectors, ${vectorN} set-B records (128 numbers in \`vector\`) in 1000-record calls, WAL off (µs per record):`)
 console.log(`  validate + encode (floats + JSON)  ${us(vectors.encode, vectorN)}`)
 console.log(`  native putJsonVectors             ${us(vectors.native, vectorN)}`)
