@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
+import { freePort } from './free-port.mjs'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 
@@ -18,17 +19,6 @@ export function s3ServerBinary() {
   } catch {
     return undefined
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 function accepts(port) {

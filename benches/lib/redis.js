@@ -4,6 +4,7 @@ import net from 'node:net'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
+import { freePort } from '../../scripts/free-port.mjs'
 
 function encode(args) {
   let out = `*${args.length}\r\n`
@@ -101,17 +102,6 @@ export class RespClient {
     this.socket.end()
     this.socket.destroy()
   }
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 function which(cmd) {
