@@ -50,12 +50,11 @@ pub fn rows_with_vectors(
     let n = split.rows;
     let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
-    let decoded = match known {
-        // On failure (a type change, an integer beyond i64), inference below names the problem.
-        Some(k) if split.fits_schema && !k.fields().is_empty() => decode_rows(&rows_text, &Arc::new(k), n).ok(),
-        _ => None,
-    };
-    let decoded = match decoded {
+    // On failure (a type change, an integer beyond i64), inference below names the problem.
+    let fitting = known
+        .filter(|k| split.fits_schema && !k.fields().is_empty())
+        .and_then(|k| decode_rows(&rows_text, &Arc::new(k), n).ok());
+    let decoded = match fitting {
         Some(b) => Some(b),
         None => {
             let schema = infer_rows_with(&rows_text, declared)?;
@@ -121,23 +120,17 @@ fn vector_column(v: &RawVectors<'_>, rows: usize, as_list: bool) -> Result<(Fiel
     }
     let present = |row: usize| v.present.is_none_or(|p| p[row] != 0);
     let f64_at = |b: &[u8]| f64::from_le_bytes(b.try_into().unwrap());
-    if v.plain && !as_list {
-        // Number arrays become float32 vectors directly (a float64 vector column cast afterwards
-        // cost two more full copies), rounding as that cast did.
-        let vals: Vec<f64> = v.data.chunks_exact(8).map(f64_at).collect();
-        check_finite(v, &vals, &present)?;
-        let vals: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
-        let nulls = v.present.map(|p| NullBuffer::from(p.iter().map(|&b| b != 0).collect::<Vec<bool>>()));
-        let item_field = Arc::new(Field::new_list_field(DataType::Float32, true));
-        let values: ArrayRef = Arc::new(Float32Array::new(ScalarBuffer::from(vals), None));
-        let list = FixedSizeListArray::try_new(item_field.clone(), v.dim as i32, values, nulls)
-            .code(ErrorCode::InvalidRecord, &format!("vector field '{}'", v.name))?;
-        return Ok((Field::new(v.name, DataType::FixedSizeList(item_field, v.dim as i32), true), Arc::new(list)));
-    }
     let (item, values): (DataType, ArrayRef) = if v.f64 {
         let vals: Vec<f64> = v.data.chunks_exact(8).map(f64_at).collect();
         check_finite(v, &vals, &present)?;
-        (DataType::Float64, Arc::new(Float64Array::new(ScalarBuffer::from(vals), None)))
+        if v.plain && !as_list {
+            // Number arrays become float32 vectors directly (a float64 vector column cast
+            // afterwards cost two more full copies), rounding as that cast did.
+            let vals: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
+            (DataType::Float32, Arc::new(Float32Array::new(ScalarBuffer::from(vals), None)))
+        } else {
+            (DataType::Float64, Arc::new(Float64Array::new(ScalarBuffer::from(vals), None)))
+        }
     } else {
         let vals: Vec<f32> = v.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         check_finite(v, &vals, &present)?;
@@ -147,15 +140,18 @@ fn vector_column(v: &RawVectors<'_>, rows: usize, as_list: bool) -> Result<(Fiel
     let item_field = Arc::new(Field::new_list_field(item, true));
     let list = FixedSizeListArray::try_new(item_field.clone(), v.dim as i32, values, nulls)
         .code(ErrorCode::InvalidRecord, &format!("vector field '{}'", v.name))?;
-    if v.plain {
+    if v.plain && as_list {
         // A field already stored as a list keeps exact float64 list values, as on the JSON path.
         let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
         let column =
             arrow_cast::cast(&list, &target).code(ErrorCode::Internal, &format!("vector field '{}'", v.name))?;
         return Ok((Field::new(v.name, target, true), column));
     }
-    let field = Field::new(v.name, DataType::FixedSizeList(item_field, v.dim as i32), true)
-        .with_metadata(typed_array_metadata(v.f64));
+    let mut field = Field::new(v.name, DataType::FixedSizeList(item_field, v.dim as i32), true);
+    if !v.plain {
+        // Number arrays read back as number arrays: only typed arrays carry the mark.
+        field = field.with_metadata(typed_array_metadata(v.f64));
+    }
     Ok((field, Arc::new(list)))
 }
 
