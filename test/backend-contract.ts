@@ -402,6 +402,9 @@ export function backendContract(
         '{"id": "k3",, "n": 3}',
         '{"id": "k3", "n": 3,}',
         '{, "id": "k3"}',
+        // Raw control characters inside strings (JSON needs them escaped), at the top level and nested.
+        '{"id": "k\t3", "n": 3}',
+        '{"id": "k3", "o": {"s": ["a\u0001b"]}}',
       ]
       for (const line of almost) {
         it(`refuses ${line} naming its line, and the bucket flushes and keeps every good record`, async () => {

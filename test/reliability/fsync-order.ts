@@ -1,11 +1,12 @@
 // Ordering checks on a `strace -f -y` trace of a writer: data files durable before the
-// manifest that references them, manifests durable before the WAL that they replace is deleted.
+// manifest that references them, manifests durable before the WAL that they replace is deleted,
+// and nothing in the dataset volatile (file contents or a directory entry) when the WAL is cut.
 import * as path from 'node:path'
 import type { TraceEvent } from './strace.js'
 
 export const ORDER_CALLS = [
   'openat', 'creat', 'rename', 'renameat', 'renameat2', 'link', 'linkat', 'fsync', 'fdatasync',
-  'write', 'pwrite64', 'writev', 'pwritev', 'close', 'unlink', 'unlinkat',
+  'write', 'pwrite64', 'writev', 'pwritev', 'close', 'unlink', 'unlinkat', 'mkdir', 'mkdirat',
 ]
 const WRITES = new Set(['write', 'pwrite64', 'writev', 'pwritev'])
 const MOVES = new Set(['rename', 'renameat', 'renameat2', 'link', 'linkat'])
@@ -14,6 +15,10 @@ const SYNCS = new Set(['fsync', 'fdatasync'])
 const isData = (p: string) => /\/data\.lance\/data\/[^/]+\.lance$/.test(p)
 const isManifest = (p: string) => /\/data\.lance\/_versions\/[^/]+\.manifest$/.test(p)
 const isWalSegment = (p: string) => /\/wal\/wal-\d+\.log$/.test(p)
+// Lance rewrites _versions/latest_version_hint.json at every commit without fsync. It is only a
+// hint: readers check the version it names and list _versions/ when it is missing, unreadable
+// or points to a manifest that is not there, so a power loss cannot make it lose data.
+const inDataset = (p: string) => /\/data\.lance(\/|$)/.test(p) && !p.endsWith('/_versions/latest_version_hint.json')
 
 /**
  * Replays the events in trace order (a call counts as done at the line it returned, and as
@@ -22,12 +27,16 @@ const isWalSegment = (p: string) => /\/wal\/wal-\d+\.log$/.test(p)
  *  dirBeforeManifest    - a data file whose directory entry was not fsynced by then
  *  manifestBeforeWalCut - a WAL segment deleted while the newest manifest (or its directory
  *                         entry) was not yet fsynced
+ *  volatileAtWalCut     - any file or directory of the dataset (data, manifest, transaction,
+ *                         the directories themselves) whose contents or directory entry was
+ *                         not yet fsynced when a WAL segment was deleted
  * plus counts of what was seen, so a test can tell the trace covered the workload.
  */
 export interface OrderReport {
   dataBeforeManifest: string[]
   dirBeforeManifest: string[]
   manifestBeforeWalCut: string[]
+  volatileAtWalCut: string[]
   manifests: number
   dataFiles: number
   walCuts: number
@@ -55,7 +64,7 @@ export function checkOrder(events: TraceEvent[], root: string): OrderReport {
   const files = new Map<string, FileState>()
   const dirSynced = new Map<string, number>() // dir -> line an fsync of it returned
   const file = (p: string): FileState => files.get(p) ?? files.set(p, { dirty: null, entry: null }).get(p)!
-  const out: OrderReport = { dataBeforeManifest: [], dirBeforeManifest: [], manifestBeforeWalCut: [], manifests: 0, dataFiles: 0, walCuts: 0 }
+  const out: OrderReport = { dataBeforeManifest: [], dirBeforeManifest: [], manifestBeforeWalCut: [], volatileAtWalCut: [], manifests: 0, dataFiles: 0, walCuts: 0 }
   let lastManifest: string | null = null
   const entryDurable = (p: string, f: FileState) => f.entry === null || (dirSynced.get(path.dirname(p)) ?? -1) > f.entry
 
@@ -75,6 +84,10 @@ export function checkOrder(events: TraceEvent[], root: string): OrderReport {
         if (f && (f.dirty !== null || !entryDurable(lastManifest, f))) {
           out.manifestBeforeWalCut.push(`${path.basename(target)} deleted (line ${ev.start + 1}) before ${path.basename(lastManifest)} was durable (${f.dirty !== null ? 'file' : '_versions/ entry'} not fsynced)`)
         }
+        for (const [p, f] of files) {
+          if (!inDataset(p) || (f.dirty === null && entryDurable(p, f))) continue
+          out.volatileAtWalCut.push(`${path.relative(root, p)} ${f.dirty !== null ? 'contents' : 'directory entry'} not fsynced when ${path.basename(target)} was deleted (line ${ev.start + 1})`)
+        }
       }
       continue
     }
@@ -82,10 +95,15 @@ export function checkOrder(events: TraceEvent[], root: string): OrderReport {
     const fd = ev.fdPath
     if (WRITES.has(ev.name) && under(fd)) {
       file(fd!).dirty = ev.end
-    } else if (SYNCS.has(ev.name) && under(fd)) {
+    } else if (SYNCS.has(ev.name) && (under(fd) || fd === root)) {
       const f = files.get(fd!)
       if (f && f.dirty !== null && f.dirty < ev.start) f.dirty = null
       dirSynced.set(fd!, ev.end)
+    } else if (ev.name === 'mkdir' || ev.name === 'mkdirat') {
+      const p = absolute(ev)[0]
+      if (under(p)) file(p).entry = ev.end
+    } else if (ev.name === 'unlink' || ev.name === 'unlinkat') {
+      for (const p of absolute(ev)) files.delete(p)
     } else if (ev.name === 'openat' || ev.name === 'creat') {
       const p = createdPath(ev)
       if (p && under(p)) {

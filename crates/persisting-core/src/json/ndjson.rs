@@ -55,6 +55,11 @@ fn shape_error(line: &[u8]) -> Option<&'static str> {
                     let Some(k) = line.get(j..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) else {
                         return Some("unterminated string");
                     };
+                    // JSON.parse refuses these too; the decoder would store them as they are.
+                    let end = if line[j + k] == b'\\' { (j + k + 2).min(n) } else { j + k };
+                    if line[j..end].iter().any(|&b| b < 0x20) {
+                        return Some("a control character inside a string (JSON needs it escaped: \\t, \\u0001)");
+                    }
                     if line[j + k] == b'"' {
                         i = j + k;
                         break;
@@ -148,6 +153,8 @@ mod tests {
         );
         assert_eq!(array("\u{feff}{\"a\":[1,{\"b\":2}]}").unwrap(), (1, "[{\"a\":[1,{\"b\":2}]}]".into()));
         assert_eq!(array("{\"a\":\"\\\\\"}\n").unwrap(), (1, "[{\"a\":\"\\\\\"}]".into()));
+        // Tabs and carriage returns between tokens are whitespace; only inside strings they are not.
+        assert_eq!(array("{\"a\":\"x\"\t,\r\"b\":\t1}").unwrap(), (1, "[{\"a\":\"x\"\t,\r\"b\":\t1}]".into()));
         assert_eq!(array("").unwrap(), (0, "[]".into()));
         assert_eq!(array("\n \n").unwrap(), (0, "[]".into()));
     }
@@ -156,6 +163,9 @@ mod tests {
     fn refuses_lines_that_are_not_one_object_naming_the_line() {
         for (text, line) in [
             ("{\"a\":1}\n[1]", 2),
+            ("{\"a\":1}\n{\"a\":\"x\ty\"}", 2),
+            ("{\"a\":{\"b\":[\"\u{1}\"]}}", 1),
+            ("{\"a\":\"x\\\u{1f}\"}", 1),
             ("{\"a\":\"\n\"}", 1),
             ("{\"a\":1}\n{\"a\":\"\n\"}, {\"b\":1}", 2),
             ("{\"a\":1},{\"b\":2}", 1),

@@ -21,7 +21,7 @@ use lance::session::Session;
 use crate::conform::strip_metadata;
 use crate::error::{Error, ErrorCode, Result};
 
-pub use durability::{disk_usage, fsync_tree, Durability};
+pub use durability::{disk_usage, Durability};
 pub use vector::{create_vector_index, search};
 pub use write::{append, compact, evolve};
 

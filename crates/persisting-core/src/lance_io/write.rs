@@ -9,6 +9,7 @@ use lance::dataset::optimize::{commit_compaction, plan_compaction, CompactionOpt
 use lance::dataset::transaction::{Operation, Transaction};
 use lance::dataset::{BatchUDF, NewColumnTransform};
 use lance::dataset::{CommitBuilder, Dataset, InsertBuilder, WriteDestination, WriteMode, WriteParams};
+use lance_table::format::Fragment;
 
 use crate::conform::{conform_array, strip_metadata};
 use crate::error::{Error, Result};
@@ -43,7 +44,7 @@ pub async fn append(
         .execute_uncommitted(vec![batch])
         .await
         .map_err(lance_err(what))?;
-    durability.before_commit()?;
+    durability.before_commit(new_fragments(&txn.operation))?;
     crate::fault::point("after_lance_data_fsync")?;
     crate::fault::point("before_lance_commit")?;
     let mut commit = CommitBuilder::new(dest).with_session(session()).with_store_params(store_params(storage));
@@ -54,7 +55,7 @@ pub async fn append(
     }
     let ds = commit.execute(txn).await.map_err(lance_err(what))?;
     crate::fault::point("after_lance_commit")?;
-    durability.after_commit()?;
+    durability.after_commit(&ds).await?;
     Ok(ds)
 }
 
@@ -71,13 +72,14 @@ pub async fn compact(ds: &mut Dataset, durability: &Durability) -> Result<(usize
     for task in plan.compaction_tasks() {
         done.push(task.execute(ds).await.map_err(lance_err("compacting"))?);
     }
-    durability.before_commit()?;
+    let added: Vec<Fragment> = done.iter().flat_map(|r| r.new_fragments.iter().cloned()).collect();
+    durability.before_commit(&added)?;
     crate::fault::point("before_compaction_commit")?;
     let m = commit_compaction(ds, done, Arc::new(DatasetIndexRemapperOptions::default()), &opts)
         .await
         .map_err(lance_err("committing compaction"))?;
     crate::fault::point("after_compaction_commit")?;
-    durability.after_commit()?;
+    durability.after_commit(ds).await?;
     Ok((m.fragments_removed, m.fragments_added))
 }
 
@@ -113,7 +115,7 @@ pub async fn evolve(ds: &mut Dataset, target: &Schema, codec: Option<&str>, dura
         ds.add_columns(NewColumnTransform::AllNulls(Arc::new(s)), None, None)
             .await
             .map_err(lance_err("adding columns"))?;
-        durability.after_commit()?;
+        durability.after_commit(ds).await?;
     }
     for f in widened {
         widen_column(ds, &f, codec, durability).await?;
@@ -169,7 +171,7 @@ async fn widen_column(ds: &mut Dataset, f: &Field, codec: Option<&str>, durabili
     let mut field = schema.fields.remove(new_pos);
     field.name = name.clone();
     schema.fields[old_pos] = field;
-    durability.before_commit()?;
+    durability.before_commit(&fragments)?;
     let txn = Transaction::new(
         ds.version().version,
         Operation::Merge { fragments, schema, preserves_nullability: false },
@@ -181,6 +183,14 @@ async fn widen_column(ds: &mut Dataset, f: &Field, codec: Option<&str>, durabili
         .await
         .map_err(lance_err("committing widened column"))?;
     *ds = committed;
-    durability.after_commit()?;
+    durability.after_commit(ds).await?;
     Ok(())
+}
+
+/// The fragments a create or append transaction adds.
+fn new_fragments(op: &Operation) -> &[Fragment] {
+    match op {
+        Operation::Append { fragments } | Operation::Overwrite { fragments, .. } => fragments,
+        _ => &[],
+    }
 }

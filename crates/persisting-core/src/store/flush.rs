@@ -126,7 +126,7 @@ impl BucketStore {
                 }
                 self.durability.ensure_owner()?;
                 lance_io::record_untyped(d, schema).await?;
-                self.durability.after_commit()?;
+                self.durability.after_commit(d).await?;
             }
         }
         // Lance orders columns as stored; new columns come last.
@@ -200,7 +200,7 @@ impl BucketStore {
         self.durability.ensure_owner()?;
         let r = lance_io::create_vector_index(&mut ds, column).await;
         self.stop_on_err(r)?;
-        self.durability.after_commit()?;
+        self.durability.after_index_commit(&ds).await?;
         self.st().dataset = Some(Arc::new(ds));
         Ok(())
     }
