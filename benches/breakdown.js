@@ -7,6 +7,7 @@ import { tmpDir } from './lib/util.js'
 import { PersistingBackend } from '../dist/backends/persisting.js'
 import { encodeRecords } from '../dist/records.js'
 import { encodeBatch } from '../dist/vectors.js'
+import { metrics } from '../dist/metrics.js'
 
 const arg = (name, dflt) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt)
 const N = arg('records', 200_000)
@@ -118,5 +119,36 @@ for (const flushThreshold of [1000, 1_000_000]) {
         `${(durableN / s.walFsyncs).toFixed(1)} records per fsync, ${Math.round((s.walFsyncs / ms) * 1000)} fsyncs/s, ` +
         `CPU ${us((cpuUs() - c0) / 1000, durableN)} µs per ack (all threads)`,
     )
+  })
+}
+
+// Durable batches (walSyncInterval 0): each 1000-record putBatch waits for the fdatasync that
+// covers it, while flushes to Lance run on the other core and fsync their own files. Run with
+// flushes every 1000 records (the default) and with none until the end, to see what flushes cost.
+/** Sum over every label set of a metric in the exposition (histograms: `_sum` and `_count`). */
+async function metricSum(name) {
+  let total = 0
+  for (const m of (await metrics()).matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1])
+  return total
+}
+const durableBatches = batches.slice(0, 100)
+const durableBatchN = durableBatches.reduce((n, b) => n + b.length, 0)
+for (const flushThreshold of [1000, 1_000_000]) {
+  await withBackend({ enableWal: true, walSyncInterval: 0, flushThreshold, enableMetrics: true }, async (b) => {
+    const names = ['persisting_wal_fsync_duration_seconds_sum', 'persisting_wal_fsync_duration_seconds_count', 'persisting_flush_duration_seconds_sum', 'persisting_flush_duration_seconds_count']
+    const before = await Promise.all(names.map(metricSum))
+    const parts = await timedPuts(b.store, durableBatches, encodeRecords, (s, json) => s.putJson(json))
+    const [fsyncS, fsyncs, flushS, flushes] = (await Promise.all(names.map(metricSum))).map((v, i) => v - before[i])
+    const a = now()
+    await b.flush()
+    const finalFlush = now() - a
+    const perBatch = (ms) => (ms / durableBatches.length).toFixed(3)
+    console.log(`durable putBatch, ${durableBatchN} set-A records in 1000-record calls, walSyncInterval 0, flushThreshold ${flushThreshold} (ms per call):`)
+    console.log(`  validate + JSON.stringify       ${perBatch(parts.encode)}`)
+    console.log(`  native putJson (WAL frame in)   ${perBatch(parts.native)}`)
+    console.log(`  waiting for the fdatasync       ${perBatch(parts.wait)}`)
+    console.log(`    of which fdatasync itself     ${perBatch(fsyncS * 1000)}  (${fsyncs} fdatasyncs, ${(fsyncS * 1e6 / Math.max(fsyncs, 1)).toFixed(0)} µs each)`)
+    console.log(`  whole loop                      ${perBatch(parts.loop)}  (${Math.round((durableBatchN / parts.loop) * 1000)} rec/s)`)
+    console.log(`  Lance flushes meanwhile         ${flushes} taking ${(flushS * 1000).toFixed(0)} ms in all (other core); final flush ${finalFlush.toFixed(1)} ms`)
   })
 }
