@@ -1,6 +1,7 @@
 // Builds the whole Markdown report of one run: header, headline ratios, targets, then the sections.
 import { fmtRatio, table } from './report-format.js'
 import { headline, targetLines } from './report-targets.js'
+import { fastPathLines } from './report-fast-paths.js'
 import { ingestSections } from './report-ingest.js'
 import { compareSections } from './report-compare.js'
 
@@ -72,6 +73,10 @@ export function buildMarkdown(res, ctx) {
   out.push('## Targets from issue 5: where we stand')
   out.push('')
   out.push(...targets)
+  out.push('')
+  out.push('## Targets from issue 12 (fast paths): where we stand')
+  out.push('')
+  out.push(...fastPathLines(res, H))
   out.push('')
 
   ingestSections(A, res, ctx)
