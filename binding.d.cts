@@ -61,6 +61,8 @@ export declare class NativeBucketStore {
   versions(): Promise<Array<NativeVersion>>
   checkout(version: number): Promise<NativeBucketStore>
   compact(): Promise<NativeCompaction>
+  /** Removes versions committed more than `older_than_seconds` ago (never the latest). */
+  cleanupOldVersions(olderThanSeconds: number): Promise<NativeCleanup>
   /** The `k` nearest rows to `vector` in `column`, nearest first, as `readRows` gives rows. */
   search(column: string, vector: Array<number>, k: number): Promise<NativeRows>
   createIndex(column: string): Promise<void>
@@ -99,6 +101,11 @@ export interface NativeBucketPart {
   /** The bucket's lines, as NDJSON in input order. */
   ndjson: Buffer
   rows: number
+}
+
+export interface NativeCleanup {
+  versionsRemoved: number
+  bytesRemoved: number
 }
 
 export interface NativeCompaction {

@@ -53,3 +53,6 @@ export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024
 export const DEFAULT_MAX_BUFFER_BYTES = 64 * 1024 * 1024
 /** Native backends on an object store: seconds a writer's bucket lease lasts without renewal. */
 export const DEFAULT_LEASE_TIMEOUT = 30
+
+/** `cleanupOldVersions()` removes versions older than this many seconds (7 days, as LanceDB's `optimize`). */
+export const DEFAULT_CLEANUP_OLDER_THAN = 7 * 24 * 3600

@@ -5,11 +5,11 @@
  * stats.ts; every native call goes through `callNative`.
  */
 import { notifierFeed, streamRows, type ChangeFeed } from '../blocking-read.js'
-import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_FLUSH_THRESHOLD, DEFAULT_READ_ONLY, MAX_NATIVE_STREAM_CHUNK } from '../defaults.js'
+import { DEFAULT_BATCH_SIZE, DEFAULT_CLEANUP_OLDER_THAN, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_FLUSH_THRESHOLD, DEFAULT_READ_ONLY, MAX_NATIVE_STREAM_CHUNK } from '../defaults.js'
 import { StorageError } from '../errors.js'
 import { callNative, native, type NativeBucketStore, type NativeStats, type NativeStoreOptions } from '../native.js'
 import type { LanceBackendOptions } from '../options/backend-options.js'
-import { check, checkOffsetLimit, nonEmptyString, positiveInt, rule } from '../options/validate.js'
+import { check, checkOffsetLimit, checkOptions, nonEmptyString, positiveInt, rule, waitSeconds } from '../options/validate.js'
 import { checkRecord } from '../records.js'
 import { checkArrow, checkJsonText, checkNdjson, checkWithVectors, type SizeLimits } from '../size-limits.js'
 import type { Row } from '../types.js'
@@ -21,6 +21,22 @@ import { failedOpenStats, shapeStats, type StatsShape } from './stats.js'
 import type { BackendCapabilities, BackendOptions, BackendStats, StorageBackend } from './types.js'
 
 const DONE = Promise.resolve()
+
+/** Options of `cleanupOldVersions()`. */
+export interface CleanupOptions {
+  /** Seconds: versions committed longer ago than this are removed. Number >= 0 (Infinity removes none); default 604800 (7 days). */
+  olderThan?: number
+}
+
+/** What `cleanupOldVersions()` removed. */
+export interface CleanupResult {
+  /** Versions (manifests) removed. */
+  versionsRemoved: number
+  /** Bytes of files removed (manifests, transaction files, data files no kept version names). */
+  bytesRemoved: number
+}
+
+const CLEANUP_OPTIONS = { olderThan: waitSeconds }
 
 /** A single put waiting for its tick's combined call. */
 interface TickPut {
@@ -392,6 +408,19 @@ export abstract class NativeBackend implements StorageBackend {
   /** Merges small fragments into larger ones (row order is kept). */
   compact(): Promise<{ fragmentsRemoved: number; fragmentsAdded: number }> {
     return this.call((s) => s.compact())
+  }
+
+  /**
+   * Removes the versions committed more than `olderThan` seconds ago (never the latest) and the
+   * files only they name: disk that `compact()` and every flush leave behind. A removed version
+   * can no longer be checked out (`NOT_FOUND`); the stored records are untouched. Only the
+   * bucket's writer may call it (`READ_ONLY` otherwise).
+   */
+  async cleanupOldVersions(options: CleanupOptions = {}): Promise<CleanupResult> {
+    checkOptions(options, CLEANUP_OPTIONS, 'cleanupOldVersions')
+    const olderThan = (options as CleanupOptions).olderThan ?? DEFAULT_CLEANUP_OLDER_THAN
+    const r = await this.call((s) => s.cleanupOldVersions(olderThan))
+    return { versionsRemoved: r.versionsRemoved, bytesRemoved: r.bytesRemoved }
   }
 
   /** The `k` records nearest to `vector` in a vector field, nearest first, each with `_distance`. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { EXIT, EXIT_CODES_HELP, reportError } from './common.js'
 import * as bench from './bench.js'
-import * as compact from './compact.js'
+import * as maintenance from './maintenance.js'
 import * as demo from './demo.js'
 import * as ingest from './ingest.js'
 import * as metrics from './metrics.js'
@@ -37,7 +37,7 @@ ${EXIT_CODES_HELP}
 
 Run 'persisting <command> --help' for a command's options.`,
     )
-  for (const mod of [ingest, read, tail, stats, versions, compact, search, metrics, bench, demo]) mod.register(program)
+  for (const mod of [ingest, read, tail, stats, versions, maintenance, search, metrics, bench, demo]) mod.register(program)
   // Subcommands report usage errors the same way (exit 2, not commander's 1).
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)')
   return program

@@ -13,6 +13,7 @@ export { MemoryBackend } from '../backends/memory.js'
 export { LanceBackend } from '../backends/lance.js'
 export { PersistingBackend } from '../backends/persisting.js'
 export type { Row, BackendStats, BackendOptions, StorageBackend, BackendClass, BackendCapabilities } from '../backends/types.js'
+export type { CleanupOptions, CleanupResult } from '../backends/native-backend.js'
 export type {
   Compression,
   LanceBackendOptions,

@@ -6,8 +6,8 @@ beforeAll(assertBuilt)
 
 const points = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ id: from + i, vector: [from + i, (from + i) / 2, 1] }))
 
-describe('persisting versions / compact / search / metrics / bench', () => {
-  it('versions grow with flushes; compact merges fragments and keeps the records', async () => {
+describe('persisting versions / compact / cleanup / search / metrics / bench', () => {
+  it('versions grow with flushes; compact merges fragments, cleanup removes old versions; the records stay', async () => {
     const dir = tmpDir('cli-cmds-')
     const args = ['-s', dir, '-t', 'pts', '--buckets', '2']
     expect((await cli(['ingest', '-', ...args], { input: ndjson(points(50)) })).code).toBe(0)
@@ -22,6 +22,21 @@ describe('persisting versions / compact / search / metrics / bench', () => {
     const stats = JSON.parse((await cli(['stats', ...args, '--json'])).stdout)
     expect(stats.records).toBe(100)
     for (const b of stats.buckets) expect(b.fragments).toBe(1)
+
+    // The default keeps a week of versions; --older-than 0 keeps only the latest, and the records.
+    const kept = JSON.parse((await cli(['cleanup', ...args, '--json'])).stdout) as { versionsRemoved: number }[]
+    expect(kept.map((k) => k.versionsRemoved)).toEqual([0, 0])
+    const cleanup = await cli(['cleanup', '--older-than', '0', ...args, '--json'])
+    expect(cleanup.code).toBe(0)
+    const removed = JSON.parse(cleanup.stdout) as { bucket: number; versionsRemoved: number; bytesRemoved: number }[]
+    expect(removed.map((r) => r.bucket)).toEqual([0, 1])
+    for (const r of removed) expect(r.versionsRemoved).toBeGreaterThanOrEqual(2)
+    const left = JSON.parse((await cli(['versions', ...args, '--json'])).stdout) as { bucket: number }[]
+    expect(left.filter((v) => v.bucket === 0)).toHaveLength(1)
+    expect(JSON.parse((await cli(['stats', ...args, '--json'])).stdout).records).toBe(100)
+    expect((await cli(['read', ...args])).stdout.trim().split('\n')).toHaveLength(100)
+    const bad = await cli(['cleanup', '--older-than', '-5', ...args])
+    expect(bad.code).not.toBe(0)
 
     const search = await cli(['search', 'vector', '[10, 5, 1]', '-k', '3', ...args])
     expect(search.code).toBe(0)

@@ -130,7 +130,7 @@ describe('exit codes', () => {
 })
 
 describe('--help', () => {
-  const commands = ['ingest', 'read', 'tail', 'stats', 'versions', 'compact', 'search', 'metrics', 'bench', 'demo']
+  const commands = ['ingest', 'read', 'tail', 'stats', 'versions', 'compact', 'cleanup', 'search', 'metrics', 'bench', 'demo']
 
   it('the top level lists every command and the exit codes', async () => {
     const res = await cli(['--help'])

@@ -46,6 +46,12 @@ pub struct NativeCompaction {
     pub fragments_added: u32,
 }
 
+#[napi(object)]
+pub struct NativeCleanup {
+    pub versions_removed: f64,
+    pub bytes_removed: f64,
+}
+
 #[napi]
 pub struct NativeBucketStore {
     inner: Arc<BucketStore>,
@@ -411,6 +417,24 @@ impl NativeBucketStore {
         Ok(Coded(r.map(|(removed, added)| NativeCompaction {
             fragments_removed: removed as u32,
             fragments_added: added as u32,
+        })))
+    }
+
+    /// Removes versions committed more than `older_than_seconds` ago (never the latest).
+    #[napi(ts_return_type = "Promise<NativeCleanup>")]
+    pub async fn cleanup_old_versions(&self, older_than_seconds: f64) -> napi::Result<Coded<NativeCleanup>> {
+        if older_than_seconds.is_nan() || older_than_seconds < 0.0 {
+            return Ok(Coded(Err(crate::error::invalid_option(format!(
+                "olderThan must be a number of seconds >= 0, got {older_than_seconds}"
+            )))));
+        }
+        // Beyond a century (Infinity included) nothing is old enough; the core returns at once.
+        let age = Duration::from_secs_f64(older_than_seconds.min(4e9));
+        let inner = self.inner.clone();
+        let r = on_core(async move { inner.cleanup_old_versions(age).await }).await;
+        Ok(Coded(r.map(|c| NativeCleanup {
+            versions_removed: c.versions_removed as f64,
+            bytes_removed: c.bytes_removed as f64,
         })))
     }
 

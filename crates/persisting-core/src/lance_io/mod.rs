@@ -1,5 +1,5 @@
 //! Everything that touches the Lance dataset: open, append, take by row offset, versions,
-//! compaction, schema evolution, vector search, and making local commits durable.
+//! compaction, removal of old versions, schema evolution, vector search, and making local commits durable.
 //!
 //! `durability` makes local commits durable (Lance never fsyncs), `write` appends, compacts and
 //! evolves the schema, `vector` builds indexes and searches.
@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorCode, Result};
 
 pub use durability::{disk_usage, Durability};
 pub use vector::{create_vector_index, search};
-pub use write::{append, compact, evolve};
+pub use write::{append, cleanup_old_versions, compact, evolve, Cleanup};
 
 /// Joins a dataset name onto a storage path that may be a local directory or an object-store URI.
 pub fn dataset_uri(storage_path: &str) -> String {

@@ -194,3 +194,27 @@ fn new_fragments(op: &Operation) -> &[Fragment] {
         _ => &[],
     }
 }
+
+/// What removing old versions freed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cleanup {
+    pub versions_removed: u64,
+    pub bytes_removed: u64,
+}
+
+/// Past this age nothing can be older; chrono would overflow computing the cut-off.
+const OLDEST: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Removes the versions committed more than `older_than` ago (never the latest) and the files
+/// only they name. Files that no manifest names are kept: they may belong to a commit in
+/// progress, and Lance removes those only once they are a week old. Deletions need no fsync: a
+/// power loss that undoes one brings back an old version, which the next cleanup removes again.
+pub async fn cleanup_old_versions(ds: &Dataset, older_than: std::time::Duration) -> Result<Cleanup> {
+    if older_than >= OLDEST {
+        return Ok(Cleanup::default());
+    }
+    let age = chrono::Duration::from_std(older_than)
+        .map_err(|e| Error::with_source(ErrorCode::InvalidOption, "olderThan is out of range".to_string(), e))?;
+    let s = ds.cleanup_old_versions(age, Some(false), Some(false)).await.map_err(lance_err("removing old versions"))?;
+    Ok(Cleanup { versions_removed: s.old_versions, bytes_removed: s.bytes_removed })
+}

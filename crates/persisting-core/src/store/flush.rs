@@ -1,5 +1,5 @@
-//! Flushing the buffer into Lance (schema evolution, commit, WAL truncation), compaction and
-//! vector indexes: everything that holds `flush_lock`.
+//! Flushing the buffer into Lance (schema evolution, commit, WAL truncation), compaction,
+//! removal of old versions and vector indexes: everything that holds `flush_lock`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -183,6 +183,21 @@ impl BucketStore {
         crate::memory::release_free_memory();
         self.st().dataset = Some(Arc::new(ds));
         Ok(r)
+    }
+
+    /// Removes the versions committed more than `older_than` ago (never the latest) and the
+    /// files only they name; `checkout()` of a removed version fails with `NOT_FOUND` after.
+    pub async fn cleanup_old_versions(self: &Arc<Self>, older_than: std::time::Duration) -> Result<lance_io::Cleanup> {
+        if self.read_only || self.follows {
+            return Err(Error::new(ErrorCode::ReadOnly, "only the bucket's writer removes old versions"));
+        }
+        let _guard = self.flush_lock.lock().await;
+        self.ensure_usable()?;
+        let ds = self.st().dataset.clone();
+        match ds {
+            Some(ds) => lance_io::cleanup_old_versions(&ds, older_than).await,
+            None => Ok(lance_io::Cleanup::default()),
+        }
     }
 
     pub async fn create_index(self: &Arc<Self>, column: &str) -> Result<()> {

@@ -1,0 +1,101 @@
+// cleanupOldVersions(): old Lance versions and the files only they name leave the disk; the
+// stored records, the latest version and the WAL's unflushed records stay.
+import * as path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { LanceBackend } from '../src/backends/lance.js'
+import { PersistingBackend } from '../src/backends/persisting.js'
+import { recs } from './backend-contract.js'
+import { listFiles, tmpDir } from './helpers/tmp.js'
+
+const makers = {
+  lance: (dir: string, extra = {}) => new LanceBackend({ bucketId: 0, storagePath: dir, compactionThreshold: 0, ...extra }),
+  persisting: (dir: string, extra = {}) =>
+    new PersistingBackend({ bucketId: 0, storagePath: dir, compactionThreshold: 0, enableWal: true, walSyncInterval: 0, ...extra }),
+}
+
+const dataFiles = (dir: string) => [...listFiles(path.join(dir, 'data.lance', 'data')).keys()]
+
+describe.each(Object.entries(makers))('%s: cleanupOldVersions', (_name, make) => {
+  it('removes every version but the latest, and the data files compaction replaced; records stay', async () => {
+    const dir = tmpDir()
+    const b = make(dir)
+    for (let i = 0; i < 4; i++) {
+      await b.putBatch(recs(i * 50, 50))
+      await b.flush()
+    }
+    const compacted = await b.compact()
+    expect(compacted.fragmentsRemoved).toBeGreaterThan(1)
+    const before = await b.versions()
+    const filesBefore = dataFiles(dir)
+    const diskBefore = (await b.stats()).diskBytes
+
+    // The default keeps a week of versions: everything here is younger.
+    expect(await b.cleanupOldVersions()).toEqual({ versionsRemoved: 0, bytesRemoved: 0 })
+    expect(await b.cleanupOldVersions({ olderThan: Infinity })).toEqual({ versionsRemoved: 0, bytesRemoved: 0 })
+    expect(await b.versions()).toEqual(before)
+
+    const r = await b.cleanupOldVersions({ olderThan: 0 })
+    expect(r.versionsRemoved).toBe(before.length - 1)
+    expect(r.bytesRemoved).toBeGreaterThan(0)
+    expect(await b.versions()).toEqual(before.slice(-1))
+    // The four flushed fragments' files went with the versions that named them.
+    const filesAfter = dataFiles(dir)
+    expect(filesAfter.length).toBeLessThan(filesBefore.length)
+    expect(filesAfter.every((f) => filesBefore.includes(f))).toBe(true)
+    expect((await b.stats()).diskBytes).toBeLessThan(diskBefore)
+
+    expect(await b.get(0, 1000)).toEqual(recs(0, 200))
+    await expect(b.checkout(before[0].version)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    const latest = await b.checkout(before.at(-1)!.version)
+    expect(await latest.get(0, 1000)).toEqual(recs(0, 200))
+
+    // Writing goes on; a reopen sees every record once.
+    await b.putBatch(recs(200, 25))
+    await b.flush()
+    await b.close()
+    const again = make(dir)
+    expect(again.totalCount()).toBe(225)
+    expect(await again.get(0, 1000)).toEqual(recs(0, 225))
+    await again.close()
+  })
+
+  it('keeps what a flush has not written yet', async () => {
+    const dir = tmpDir()
+    const b = make(dir)
+    await b.putBatch(recs(0, 40))
+    await b.flush()
+    await b.putBatch(recs(40, 40))
+    await b.flush()
+    await b.putBatch(recs(80, 15)) // buffered (and in the WAL for PersistingBackend)
+    const r = await b.cleanupOldVersions({ olderThan: 0 })
+    expect(r.versionsRemoved).toBeGreaterThan(0)
+    expect(await b.get(0, 1000)).toEqual(recs(0, 95))
+    await b.close()
+    const again = make(dir)
+    expect(await again.get(0, 1000)).toEqual(recs(0, 95))
+    await again.close()
+  })
+
+  it('is refused with a typed error: read-only views, readers, bad options', async () => {
+    const dir = tmpDir()
+    const b = make(dir)
+    await b.putBatch(recs(0, 10))
+    await b.flush()
+    await b.putBatch(recs(10, 10))
+    await b.flush()
+    const [first] = await b.versions()
+    const view = await b.checkout(first.version)
+    await expect(view.cleanupOldVersions({ olderThan: 0 })).rejects.toMatchObject({ name: 'StorageError', code: 'READ_ONLY' })
+    const reader = make(dir, _name === 'lance' ? { readOnly: true } : { readOnly: true, enableWal: false })
+    await expect(reader.cleanupOldVersions({ olderThan: 0 })).rejects.toMatchObject({ name: 'StorageError', code: 'READ_ONLY' })
+    await reader.close()
+    for (const bad of [-1, Number.NaN, '60', null]) {
+      await expect(b.cleanupOldVersions({ olderThan: bad as number })).rejects.toMatchObject({ name: 'StorageError', code: 'INVALID_OPTION' })
+    }
+    await expect(b.cleanupOldVersions({ keep: 3 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION' })
+    // Nothing was removed by the refused calls.
+    expect((await b.versions()).length).toBeGreaterThanOrEqual(2)
+    expect(await b.get(0, 100)).toEqual(recs(0, 20))
+    await b.close()
+  })
+})
