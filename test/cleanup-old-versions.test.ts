@@ -76,6 +76,37 @@ describe.each(Object.entries(makers))('%s: cleanupOldVersions', (_name, make) =>
     await again.close()
   })
 
+  it('runs beside writes, flushes and compactions without losing or repeating a record', async () => {
+    const dir = tmpDir()
+    const b = make(dir, { flushThreshold: 20, compactionThreshold: 3 })
+    let writing = true
+    const writes = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await b.putBatch(recs(i * 10, 10))
+        if (i % 4 === 0) await b.flush()
+      }
+      writing = false
+    })()
+    let cleanups = 0
+    const cleaner = (async () => {
+      while (writing) {
+        await b.cleanupOldVersions({ olderThan: 0 })
+        cleanups++
+        await new Promise((r) => setTimeout(r, 1))
+      }
+    })()
+    await Promise.all([writes, cleaner])
+    await b.flush()
+    expect(cleanups).toBeGreaterThan(0)
+    await b.cleanupOldVersions({ olderThan: 0 })
+    expect(await b.versions()).toHaveLength(1)
+    expect(await b.get(0, 1000)).toEqual(recs(0, 400))
+    await b.close()
+    const again = make(dir)
+    expect(await again.get(0, 1000)).toEqual(recs(0, 400))
+    await again.close()
+  })
+
   it('is refused with a typed error: read-only views, readers, bad options', async () => {
     const dir = tmpDir()
     const b = make(dir)
