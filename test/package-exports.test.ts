@@ -64,6 +64,8 @@ const ROOT_TYPES = [
   'StorageBackend',
   'BackendClass',
   'BackendCapabilities',
+  'CleanupOptions',
+  'CleanupResult',
   'MemoryBackendOptions',
   'LanceBackendOptions',
   'PersistingBackendOptions',
