@@ -15,14 +15,32 @@ const makers = {
 
 const dataFiles = (dir: string) => [...listFiles(path.join(dir, 'data.lance', 'data')).keys()]
 
+type Backend = LanceBackend | PersistingBackend
+
+/** Puts `sizes` consecutive batches of records, each followed by a flush (a version each). */
+async function flushedBatches(b: Backend, ...sizes: number[]): Promise<void> {
+  let from = 0
+  for (const n of sizes) {
+    await b.putBatch(recs(from, n))
+    await b.flush()
+    from += n
+  }
+}
+
+/** Closes `b`, reopens its directory and checks it holds exactly records 0..n-1, in order. */
+async function reopenHolds(b: Backend, make: (dir: string) => Backend, dir: string, n: number): Promise<void> {
+  await b.close()
+  const again = make(dir)
+  expect(again.totalCount()).toBe(n)
+  expect(await again.get(0, 1000)).toEqual(recs(0, n))
+  await again.close()
+}
+
 describe.each(Object.entries(makers))('%s: cleanupOldVersions', (_name, make) => {
   it('removes every version but the latest, and the data files compaction replaced; records stay', async () => {
     const dir = tmpDir()
     const b = make(dir)
-    for (let i = 0; i < 4; i++) {
-      await b.putBatch(recs(i * 50, 50))
-      await b.flush()
-    }
+    await flushedBatches(b, 50, 50, 50, 50)
     const compacted = await b.compact()
     expect(compacted.fragmentsRemoved).toBeGreaterThan(1)
     const before = await b.versions()
@@ -52,28 +70,18 @@ describe.each(Object.entries(makers))('%s: cleanupOldVersions', (_name, make) =>
     // Writing goes on; a reopen sees every record once.
     await b.putBatch(recs(200, 25))
     await b.flush()
-    await b.close()
-    const again = make(dir)
-    expect(again.totalCount()).toBe(225)
-    expect(await again.get(0, 1000)).toEqual(recs(0, 225))
-    await again.close()
+    await reopenHolds(b, make, dir, 225)
   })
 
   it('keeps what a flush has not written yet', async () => {
     const dir = tmpDir()
     const b = make(dir)
-    await b.putBatch(recs(0, 40))
-    await b.flush()
-    await b.putBatch(recs(40, 40))
-    await b.flush()
+    await flushedBatches(b, 40, 40)
     await b.putBatch(recs(80, 15)) // buffered (and in the WAL for PersistingBackend)
     const r = await b.cleanupOldVersions({ olderThan: 0 })
     expect(r.versionsRemoved).toBeGreaterThan(0)
     expect(await b.get(0, 1000)).toEqual(recs(0, 95))
-    await b.close()
-    const again = make(dir)
-    expect(await again.get(0, 1000)).toEqual(recs(0, 95))
-    await again.close()
+    await reopenHolds(b, make, dir, 95)
   })
 
   it('runs beside writes, flushes and compactions without losing or repeating a record', async () => {
@@ -101,19 +109,13 @@ describe.each(Object.entries(makers))('%s: cleanupOldVersions', (_name, make) =>
     await b.cleanupOldVersions({ olderThan: 0 })
     expect(await b.versions()).toHaveLength(1)
     expect(await b.get(0, 1000)).toEqual(recs(0, 400))
-    await b.close()
-    const again = make(dir)
-    expect(await again.get(0, 1000)).toEqual(recs(0, 400))
-    await again.close()
+    await reopenHolds(b, make, dir, 400)
   })
 
   it('is refused with a typed error: read-only views, readers, bad options', async () => {
     const dir = tmpDir()
     const b = make(dir)
-    await b.putBatch(recs(0, 10))
-    await b.flush()
-    await b.putBatch(recs(10, 10))
-    await b.flush()
+    await flushedBatches(b, 10, 10)
     const [first] = await b.versions()
     const view = await b.checkout(first.version)
     await expect(view.cleanupOldVersions({ olderThan: 0 })).rejects.toMatchObject({ name: 'StorageError', code: 'READ_ONLY' })
