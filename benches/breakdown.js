@@ -125,20 +125,23 @@ for (const flushThreshold of [1000, 1_000_000]) {
 // Durable batches (walSyncInterval 0): each 1000-record putBatch waits for the fdatasync that
 // covers it, while flushes to Lance run on the other core and fsync their own files. Run with
 // flushes every 1000 records (the default) and with none until the end, to see what flushes cost.
-/** Sum over every label set of a metric in the exposition (histograms: `_sum` and `_count`). */
-async function metricSum(name) {
-  let total = 0
-  for (const m of (await metrics()).matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1])
-  return total
+/** Each metric's sum over its label sets, from one exposition (histograms: `_sum` and `_count`). */
+async function metricSums(names) {
+  const text = await metrics()
+  return names.map((name) => {
+    let total = 0
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1])
+    return total
+  })
 }
 const durableBatches = batches.slice(0, 100)
 const durableBatchN = durableBatches.reduce((n, b) => n + b.length, 0)
 for (const flushThreshold of [1000, 1_000_000]) {
   await withBackend({ enableWal: true, walSyncInterval: 0, flushThreshold, enableMetrics: true }, async (b) => {
     const names = ['persisting_wal_fsync_duration_seconds_sum', 'persisting_wal_fsync_duration_seconds_count', 'persisting_flush_duration_seconds_sum', 'persisting_flush_duration_seconds_count']
-    const before = await Promise.all(names.map(metricSum))
+    const before = await metricSums(names)
     const parts = await timedPuts(b.store, durableBatches, encodeRecords, (s, json) => s.putJson(json))
-    const [fsyncS, fsyncs, flushS, flushes] = (await Promise.all(names.map(metricSum))).map((v, i) => v - before[i])
+    const [fsyncS, fsyncs, flushS, flushes] = (await metricSums(names)).map((v, i) => v - before[i])
     const a = now()
     await b.flush()
     const finalFlush = now() - a
